@@ -1,0 +1,1 @@
+"""The REST API of the design document: thin views over the services."""

@@ -1,0 +1,32 @@
+"""Maps domain errors and bad input to the contract's JSON bodies."""
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from attempts import errors
+
+
+def _first_message(detail) -> str:
+    """`field: message` of the first problem in a DRF error detail, for the `error` key."""
+    if isinstance(detail, dict):
+        for field, value in detail.items():
+            inner = _first_message(value)
+            return inner if field == "non_field_errors" else f"{field}: {inner}"
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Domain errors get `{"error": text}` (404 keeps DRF's `detail`); bad input names its field."""
+    if isinstance(exc, errors.NotFound):
+        return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, errors.DomainError):
+        return Response({"error": exc.message}, status=exc.status_code)
+    if isinstance(exc, exceptions.ValidationError):
+        return Response({"error": _first_message(exc.detail), "fields": exc.detail}, status=400)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        response.data.setdefault("error", str(response.data["detail"]))
+    return response

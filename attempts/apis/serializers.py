@@ -1,0 +1,80 @@
+"""Input parsing and output shapes of the REST API."""
+
+from rest_framework import serializers
+
+from attempts.models import Option, Question
+
+# Ids are BIGINT: a larger number would overflow the database instead of being "not found".
+MAX_ID = 2**63 - 1
+
+
+def id_field() -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class ExamIdSerializer(serializers.Serializer):
+    exam_id = id_field()
+
+
+class AttemptIdSerializer(serializers.Serializer):
+    attempt_id = id_field()
+
+
+class SubmitAnswerSerializer(serializers.Serializer):
+    attempt_id = id_field()
+    question_id = id_field()
+    selected_option = serializers.ChoiceField(choices=Option.values)
+
+
+class StartResponseSerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField()
+    exam_id = serializers.IntegerField()
+    exam_title = serializers.CharField()
+    duration_minutes = serializers.IntegerField()
+    remaining_seconds = serializers.IntegerField()
+    total_questions = serializers.IntegerField()
+    total_marks = serializers.IntegerField()
+    message = serializers.CharField(required=False)
+
+
+class RemainingResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["running", "timeout", "completed"])
+    remaining_seconds = serializers.IntegerField()
+    message = serializers.CharField(required=False)
+
+
+class AnswerResponseSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    question_id = serializers.IntegerField()
+    selected_option = serializers.CharField()
+    action = serializers.ChoiceField(choices=["saved", "updated"])
+
+
+class SubmitResponseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["submitted", "timeout", "already_completed"])
+    score = serializers.IntegerField()
+    total_marks = serializers.IntegerField()
+    percentage = serializers.FloatField()
+    correct_answers = serializers.IntegerField(required=False)
+    total_questions = serializers.IntegerField(required=False)
+    time_taken_minutes = serializers.IntegerField(required=False)
+    message = serializers.CharField(required=False)
+
+
+class StudentQuestionSerializer(serializers.ModelSerializer):
+    """A question as a student sees it: never the correct option."""
+
+    class Meta:
+        model = Question
+        fields = ["id", "text", "option_a", "option_b", "option_c", "option_d", "marks"]
+
+
+class QuestionsResponseSerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField()
+    exam_title = serializers.CharField()
+    questions = StudentQuestionSerializer(many=True)
+    saved_answers = serializers.DictField(child=serializers.CharField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = serializers.CharField()

@@ -1,0 +1,179 @@
+"""Views of the design document's five endpoints: parse, call one service, shape the answer."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from attempts import selectors, services
+from attempts.apis import serializers as s
+from attempts.models import Attempt
+from attempts.scoring import result_of
+from realtime.events import COMPLETED_MESSAGE, TIMEOUT_MESSAGE
+
+RESUME_MESSAGE = "Resuming existing exam attempt"
+TIMEOUT_SUBMIT_MESSAGE = "Exam submitted after time expired"
+ALREADY_SUBMITTED_MESSAGE = "Exam was already submitted"
+
+ERRORS = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Bad input, or a rule of the exam refused it"),
+    401: OpenApiResponse(description="No or bad token"),
+    403: OpenApiResponse(s.ErrorSerializer, description="Not your attempt"),
+    404: OpenApiResponse(description="Not found"),
+}
+
+
+def _path_id(serializer_class, **raw) -> int:
+    serializer = serializer_class(data=raw)
+    serializer.is_valid(raise_exception=True)
+    return next(iter(serializer.validated_data.values()))
+
+
+def _path_param(name: str) -> OpenApiParameter:
+    return OpenApiParameter(name, OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+class StartExamView(APIView):
+    @extend_schema(
+        parameters=[_path_param("exam_id")],
+        request=None,
+        responses={
+            201: s.StartResponseSerializer,
+            200: s.StartResponseSerializer,
+            500: OpenApiResponse(
+                s.ErrorSerializer,
+                description="Redis unreachable; no attempt was created",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, exam_id: str) -> Response:
+        """Start an attempt (201), or resume the ongoing one (200)."""
+        result = services.attempt_start(user=request.user, exam_id=_path_id(s.ExamIdSerializer, exam_id=exam_id))
+        attempt = result.attempt
+        questions = attempt.exam.questions
+        body = {
+            "attempt_id": attempt.pk,
+            "exam_id": attempt.exam_id,
+            "exam_title": attempt.exam.title,
+            "duration_minutes": attempt.exam.duration_minutes,
+            "remaining_seconds": result.remaining_seconds,
+            "total_questions": questions.count(),
+            "total_marks": attempt.exam.total_marks,
+        }
+        if not result.created:
+            body["message"] = RESUME_MESSAGE
+        return Response(
+            body,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+class RemainingTimeView(APIView):
+    @extend_schema(
+        parameters=[_path_param("attempt_id")],
+        responses={200: s.RemainingResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request, attempt_id: str) -> Response:
+        """Seconds left of an attempt, or how it ended."""
+        attempt = selectors.attempt_for_user(
+            user=request.user,
+            attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
+        )
+        seconds = services.attempt_time_left(attempt=attempt)
+        if attempt.status == Attempt.Status.ONGOING:
+            return Response({"status": "running", "remaining_seconds": seconds})
+        if attempt.status == Attempt.Status.TIMEOUT:
+            return Response(
+                {
+                    "status": "timeout",
+                    "remaining_seconds": 0,
+                    "message": TIMEOUT_MESSAGE,
+                }
+            )
+        return Response(
+            {
+                "status": "completed",
+                "remaining_seconds": 0,
+                "message": COMPLETED_MESSAGE,
+            }
+        )
+
+
+class SubmitAnswerView(APIView):
+    @extend_schema(
+        request=s.SubmitAnswerSerializer,
+        responses={
+            200: s.AnswerResponseSerializer,
+            410: OpenApiResponse(s.ErrorSerializer, description="Time expired"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Save or change one answer."""
+        serializer = s.SubmitAnswerSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.answer_save(user=request.user, **serializer.validated_data)
+        return Response(
+            {
+                "status": "saved",
+                "question_id": result.answer.question_id,
+                "selected_option": result.answer.selected_option,
+                "action": "saved" if result.created else "updated",
+            }
+        )
+
+
+class SubmitExamView(APIView):
+    @extend_schema(
+        parameters=[_path_param("attempt_id")],
+        request=None,
+        responses={200: s.SubmitResponseSerializer, **ERRORS},
+    )
+    def post(self, request: Request, attempt_id: str) -> Response:
+        """Submit and score an attempt."""
+        result = services.attempt_submit(
+            user=request.user,
+            attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
+        )
+        figures = result_of(result.attempt)
+        body = {
+            "status": result.outcome,
+            "score": figures.score,
+            "total_marks": figures.total_marks,
+            "percentage": figures.percentage,
+        }
+        if result.outcome == "already_completed":
+            body["message"] = ALREADY_SUBMITTED_MESSAGE
+            return Response(body)
+        body.update(
+            correct_answers=figures.correct_answers,
+            total_questions=figures.total_questions,
+            time_taken_minutes=figures.time_taken_minutes,
+        )
+        if result.outcome == "timeout":
+            body["message"] = TIMEOUT_SUBMIT_MESSAGE
+        return Response(body)
+
+
+class QuestionsView(APIView):
+    @extend_schema(
+        parameters=[_path_param("attempt_id")],
+        responses={200: s.QuestionsResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request, attempt_id: str) -> Response:
+        """The attempt's questions, without correct answers, and its saved answers."""
+        attempt = selectors.attempt_for_user(
+            user=request.user,
+            attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
+        )
+        return Response(
+            {
+                "attempt_id": attempt.pk,
+                "exam_title": attempt.exam.title,
+                "questions": s.StudentQuestionSerializer(selectors.questions_of(attempt), many=True).data,
+                "saved_answers": selectors.saved_answers_of(attempt),
+            }
+        )

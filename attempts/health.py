@@ -1,0 +1,42 @@
+"""GET /healthz: is every part this server needs answering?"""
+
+from django.db import connection
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from attempts import timer
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # any driver error means "down", whatever its class
+        return f"error: {exc.__class__.__name__}"
+
+
+def _redis() -> tuple[str, str]:
+    try:
+        timer.ping()
+        notifications = "ok" if timer.notifications_enabled() else "off"
+        return "ok", notifications
+    except timer.TimerUnavailable as exc:
+        return f"error: {exc}", "unknown"
+
+
+@require_GET
+def healthz(request):
+    """200 when the database and Redis answer and expired-key events are on; 503 naming what fails."""
+    redis_state, notifications = _redis()
+    checks = {
+        "database": _database(),
+        "redis": redis_state,
+        "keyspace_notifications": notifications,
+    }
+    healthy = all(value == "ok" for value in checks.values())
+    failing = [name for name, value in checks.items() if value != "ok"]
+    body = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    if failing:
+        body["failing"] = failing
+    return JsonResponse(body, status=200 if healthy else 503)

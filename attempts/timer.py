@@ -1,0 +1,135 @@
+"""The countdown of each attempt as a Redis key with a TTL: the only module that names a key.
+
+A key `<TIMER_KEY_PREFIX><attempt_id>` exists exactly while its attempt is ongoing and its
+time has not run out. Every call raises `TimerUnavailable` when Redis cannot be reached.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import cache, wraps
+
+import redis
+from django.conf import settings
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# Short: a student's request must not hang on a dead Redis; callers fall back to deadline_at.
+SOCKET_TIMEOUT_SECONDS = 2.0
+
+
+class TimerUnavailable(Exception):
+    """Redis could not be reached."""
+
+
+@cache
+def _client_for(url: str) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=30,
+        decode_responses=True,
+    )
+
+
+def client() -> redis.Redis:
+    """The Redis client of the timer database (one pool per process)."""
+    return _client_for(settings.REDIS_URL)
+
+
+def key_for(attempt_id: int) -> str:
+    """The Redis key of an attempt's timer."""
+    return f"{settings.TIMER_KEY_PREFIX}{attempt_id}"
+
+
+def attempt_id_from_key(key: str) -> int | None:
+    """The attempt id of a timer key, or None for any other key."""
+    prefix = settings.TIMER_KEY_PREFIX
+    if not key.startswith(prefix):
+        return None
+    rest = key[len(prefix) :]
+    return int(rest) if rest.isdigit() else None
+
+
+def _seconds_from_ms(milliseconds: int) -> int | None:
+    # -2: no key; -1: a key without TTL, which no code of ours writes: treat it as lost.
+    if milliseconds < 0:
+        return None
+    return math.ceil(milliseconds / 1000)
+
+
+def _guarded(func):
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            raise TimerUnavailable(str(exc)) from exc
+
+    return wrapper
+
+
+@_guarded
+def start(attempt_id: int, milliseconds: int) -> None:
+    """Write the timer with value and TTL in one atomic command (PSETEX)."""
+    seconds = math.ceil(milliseconds / 1000)
+    client().set(key_for(attempt_id), seconds, px=max(1, milliseconds))
+
+
+@_guarded
+def restore(attempt_id: int, milliseconds: int) -> bool:
+    """Write a lost timer back unless one exists; True when it was written."""
+    seconds = math.ceil(milliseconds / 1000)
+    return bool(client().set(key_for(attempt_id), seconds, px=max(1, milliseconds), nx=True))
+
+
+@_guarded
+def remaining(attempt_id: int) -> int | None:
+    """Seconds left (rounded up), or None when the key is gone."""
+    return _seconds_from_ms(client().pttl(key_for(attempt_id)))
+
+
+@_guarded
+def remaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
+    """Seconds left for many attempts in one pipelined round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    pipe = client().pipeline(transaction=False)
+    for attempt_id in ids:
+        pipe.pttl(key_for(attempt_id))
+    return {attempt_id: _seconds_from_ms(ms) for attempt_id, ms in zip(ids, pipe.execute(), strict=True)}
+
+
+@_guarded
+def clear(attempt_id: int) -> None:
+    """Delete an attempt's timer (submitted or over)."""
+    client().delete(key_for(attempt_id))
+
+
+@_guarded
+def ping() -> bool:
+    """True when Redis answers."""
+    return bool(client().ping())
+
+
+def expired_channel() -> str:
+    """The keyspace-notification channel on which Redis announces expired timer keys."""
+    db = client().connection_pool.connection_kwargs.get("db", 0)
+    return f"__keyevent@{db}__:expired"
+
+
+@_guarded
+def notifications_enabled() -> bool:
+    """True when Redis publishes expired-key events (`notify-keyspace-events` has E and x)."""
+    flags = client().config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+    return "E" in flags and ("x" in flags or "A" in flags)
+
+
+@_guarded
+def enable_notifications() -> None:
+    """Turn expired-key events on, keeping the flags already set; raises where CONFIG is forbidden."""
+    flags = client().config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+    wanted = "".join(sorted(set(flags) | {"E", "x"}))
+    client().config_set("notify-keyspace-events", wanted)

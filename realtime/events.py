@@ -1,0 +1,122 @@
+"""Group names, frames and channel-layer events: built in one place, sent after commit.
+
+Two families of groups: `attempt.<id>` holds every socket of one attempt (any process),
+`proctor.exam.<id>` every proctor dashboard of one exam.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+TIMEOUT_MESSAGE = "Exam time has expired"
+COMPLETED_MESSAGE = "Exam already submitted"
+
+
+def attempt_group(attempt_id: int) -> str:
+    """The group of every socket of one attempt."""
+    return f"attempt.{attempt_id}"
+
+
+def proctor_group(exam_id: int) -> str:
+    """The group of every proctor dashboard of one exam."""
+    return f"proctor.exam.{exam_id}"
+
+
+def tick_frame(attempt_id: int, remaining_seconds: int) -> dict:
+    return {
+        "type": "tick",
+        "attempt_id": attempt_id,
+        "status": "running",
+        "remaining_seconds": remaining_seconds,
+    }
+
+
+def end_frame(attempt_id: int, status: str) -> dict:
+    """The `timeout` or `completed` frame that ends an attempt's sockets."""
+    if status == "timeout":
+        return {
+            "type": "timeout",
+            "attempt_id": attempt_id,
+            "status": "timeout",
+            "remaining_seconds": 0,
+            "message": TIMEOUT_MESSAGE,
+        }
+    return {
+        "type": "completed",
+        "attempt_id": attempt_id,
+        "status": "completed",
+        "remaining_seconds": 0,
+        "message": COMPLETED_MESSAGE,
+    }
+
+
+def attempt_row(attempt, *, remaining_seconds: int, answered: int, total_questions: int) -> dict:
+    """One attempt as the proctor dashboard shows it (snapshot row, `attempt_started`)."""
+    return {
+        "attempt_id": attempt.pk,
+        "user": {"id": attempt.user_id, "username": attempt.user.username},
+        "status": attempt.status,
+        "remaining_seconds": remaining_seconds,
+        "answered": answered,
+        "total_questions": total_questions,
+        "started_at": attempt.started_at.isoformat(),
+        "deadline_at": attempt.deadline_at.isoformat(),
+        "score": attempt.score,
+    }
+
+
+def _send(group: str, message: dict) -> None:
+    async_to_sync(get_channel_layer().group_send)(group, message)
+
+
+def _to_proctors(exam_id: int, frame: dict) -> None:
+    _send(proctor_group(exam_id), {"type": "proctor.event", "frame": frame})
+
+
+def attempt_started(attempt) -> None:
+    """Tell the exam's proctors that an attempt began."""
+    total = attempt.exam.questions.count()
+    row = attempt_row(
+        attempt,
+        remaining_seconds=attempt.exam.duration_minutes * 60,
+        answered=0,
+        total_questions=total,
+    )
+    _to_proctors(attempt.exam_id, {"type": "attempt_started", **row})
+
+
+def answer_saved(attempt, *, answered: int) -> None:
+    """Tell the exam's proctors how many questions an attempt has answered."""
+    frame = {
+        "type": "answer_saved",
+        "attempt_id": attempt.pk,
+        "status": attempt.status,
+        "answered": answered,
+    }
+    _to_proctors(attempt.exam_id, frame)
+
+
+def attempt_ended(attempt) -> None:
+    """Close every socket of an ended attempt and tell the exam's proctors its result."""
+    from attempts.scoring import result_of  # the domain depends on us, not we on it
+
+    _send(
+        attempt_group(attempt.pk),
+        {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)},
+    )
+    result = result_of(attempt)
+    kind = "attempt_timeout" if attempt.status == "timeout" else "attempt_submitted"
+    frame = {
+        "type": kind,
+        "attempt_id": attempt.pk,
+        "status": attempt.status,
+        "score": result.score,
+        "percentage": result.percentage,
+        "total_marks": result.total_marks,
+    }
+    _to_proctors(attempt.exam_id, frame)

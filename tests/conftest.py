@@ -1,0 +1,53 @@
+"""Fixtures shared by every test: the real Redis with a key prefix of each test's own."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from attempts import timer
+from tests.factories import api_client, make_exam, make_user
+
+
+@pytest.fixture(autouse=True)
+def timer_prefix(settings):
+    """Each test gets its own timer keys in the real Redis, removed afterwards."""
+    prefix = f"test:{uuid.uuid4().hex[:10]}:exam:timer:"
+    settings.TIMER_KEY_PREFIX = prefix
+    yield prefix
+    client = timer.client()
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def keyspace_notifications():
+    """Expired-key events on, as the expiry worker would set them."""
+    timer.enable_notifications()
+
+
+@pytest.fixture
+def student(db):
+    return make_user()
+
+
+@pytest.fixture
+def other_student(db):
+    return make_user()
+
+
+@pytest.fixture
+def proctor(db):
+    return make_user(is_staff=True)
+
+
+@pytest.fixture
+def exam(db):
+    return make_exam(questions=4, duration_minutes=60)
+
+
+@pytest.fixture
+def client_for():
+    return api_client
