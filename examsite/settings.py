@@ -126,6 +126,8 @@ CHANNEL_LAYERS = {
             # default capacity of 100 would drop most of them.
             "capacity": 20000,
             "expiry": 60,
+            # Lets several deployments (or test runs) share one Redis database.
+            "prefix": env("CHANNEL_LAYER_PREFIX", default="asgi"),
         },
     }
 }

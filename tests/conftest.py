@@ -22,6 +22,21 @@ def timer_prefix(settings):
         client.delete(*keys)
 
 
+@pytest.fixture(autouse=True)
+def channel_layer_prefix(settings):
+    """Each test gets channel-layer groups of its own: ids repeat across test databases."""
+    layers = {
+        name: {**layer, "CONFIG": {**layer["CONFIG"], "prefix": f"test{uuid.uuid4().hex[:10]}"}}
+        for name, layer in settings.CHANNEL_LAYERS.items()
+    }
+    settings.CHANNEL_LAYERS = layers
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def keyspace_notifications():
     """Expired-key events on, as the expiry worker would set them."""
