@@ -4,13 +4,33 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from examsite.access_log import redact_daphne_access_log
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-SECRET_KEY = env("SECRET_KEY", default="dev-insecure-secret-key-change-me-in-production-0123456789")
 DEBUG = env.bool("DEBUG", default=True)
+
+
+def _secret(name: str, *, dev_default: str) -> str:
+    """A secret from the environment; only a DEBUG run may fall back to `dev_default`."""
+    value = env(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set in the environment when DEBUG is off (production).")
+
+
+SECRET_KEY = _secret("SECRET_KEY", dev_default="dev-insecure-secret-key-change-me-in-production-0123456789")
+# A key of its own, so that rotating it logs everybody out without touching sessions, and a
+# leak of one key does not give away the other.
+JWT_SIGNING_KEY = _secret("JWT_SIGNING_KEY", dev_default=SECRET_KEY)
+if not DEBUG and JWT_SIGNING_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY when DEBUG is off (production).")
 # Never "*": AllowedHostsOriginValidator checks WebSocket Origins against this list.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
@@ -113,6 +133,18 @@ def _same_server_db(url: str, db: int) -> str:
     return f"{base}/{db}" if base.count("/") >= 2 else f"{url.rstrip('/')}/{db}"
 
 
+# Django's cache holds the login throttle's counters: in Redis, so that every daphne process
+# counts the same failures; a database of its own, away from the timer keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env("CACHE_URL", default=_same_server_db(REDIS_URL, 3)),
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="examtimer"),
+        # Short: a login must not hang on a dead Redis (the throttle then lets it through).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
 # The layer has its own database: its expiring keys must never reach the expiry listener.
 CHANNEL_LAYER_URL = env("CHANNEL_LAYER_URL", default=_same_server_db(REDIS_URL, 2))
 CHANNEL_LAYERS = {
@@ -140,6 +172,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "attempts.apis.errors.exception_handler",
+    # Wrong passwords per username and client address (attempts/throttles.py).
+    "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="10/min")},
+    # 0: the client address is REMOTE_ADDR. Unset, DRF would trust any X-Forwarded-For, and
+    # a client could dodge the login throttle by inventing one per request.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SIMPLE_JWT = {
@@ -148,8 +185,7 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
-    # A key of its own, so that rotating it logs everybody out without touching sessions.
-    "SIGNING_KEY": env("JWT_SIGNING_KEY", default=SECRET_KEY),
+    "SIGNING_KEY": JWT_SIGNING_KEY,
     "ALGORITHM": "HS256",
 }
 
@@ -164,7 +200,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A URL logged anywhere (daphne's runserver, django.request) may carry ?token=<JWT>.
+    "filters": {"redact_tokens": {"()": "examsite.access_log.RedactTokensFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_tokens"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 
@@ -176,3 +214,7 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# daphne writes its access log straight to a stream, not through `logging`, with the full URI
+# of every HTTP request: tokens in query strings are redacted there as well.
+redact_daphne_access_log()
