@@ -8,16 +8,33 @@ from attempts.models import Option, Question
 MAX_ID = 2**63 - 1
 
 
-def id_field() -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_ID)
+class IdField(serializers.IntegerField):
+    """A positive id: a JSON integer in a body (not a string, float or boolean); ASCII digits in a path."""
+
+    def __init__(self, *, from_path: bool = False, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+        self.from_path = from_path
+
+    def to_internal_value(self, data):
+        if self.from_path:
+            # int() would also take " 7", "7.0" and non-ASCII digits such as "\u0667".
+            if not (isinstance(data, str) and data.isascii() and data.isdigit()):
+                self.fail("invalid")
+        elif isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def id_field(*, from_path: bool = False) -> IdField:
+    return IdField(from_path=from_path)
 
 
 class ExamIdSerializer(serializers.Serializer):
-    exam_id = id_field()
+    exam_id = id_field(from_path=True)
 
 
 class AttemptIdSerializer(serializers.Serializer):
-    attempt_id = id_field()
+    attempt_id = id_field(from_path=True)
 
 
 class SubmitAnswerSerializer(serializers.Serializer):
