@@ -1,0 +1,198 @@
+/* The JWT pair of this tab: sign in, refresh before expiry, authenticated fetch, sign out.
+ *
+ * Kept in sessionStorage: it survives a reload of the tab but not the closing of the
+ * browser, and it is not shared with other tabs (each tab refreshes its own pair, and
+ * refresh tokens rotate, so two tabs sharing one pair would revoke each other's).
+ */
+(function () {
+  "use strict";
+
+  const STORAGE_KEY = "examtimer.auth";
+  // Refresh this long before the access token expires, and never later than at 3/4 of its
+  // life: a slow network or a sleeping laptop must not let a socket outlive its token.
+  const REFRESH_MARGIN_MIN_MS = 30 * 1000;
+  const REFRESH_MARGIN_MAX_MS = 120 * 1000;
+  const REFRESH_RETRY_MS = 5 * 1000; // a refresh that failed on the network is tried again soon
+
+  let refreshTimer = null;
+  let refreshing = null; // the one refresh in flight: concurrent callers share it
+
+  function decodePayload(token) {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), "=")));
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function load() {
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null");
+      return stored && stored.access && stored.refresh ? stored : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function store(pair, username) {
+    const previous = load() || {};
+    const payload = decodePayload(pair.access);
+    const record = {
+      access: pair.access,
+      refresh: pair.refresh || previous.refresh,
+      username: username || previous.username || "",
+      // The token's lifetime, measured from when this tab received it: the server's and the
+      // browser's clocks may disagree, the length of the lifetime does not.
+      lifetimeMs: payload.exp && payload.iat ? (payload.exp - payload.iat) * 1000 : 5 * 60 * 1000,
+      receivedAt: Date.now(),
+    };
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(record));
+    scheduleRefresh();
+    return record;
+  }
+
+  function clear() {
+    sessionStorage.removeItem(STORAGE_KEY);
+    clearTimeout(refreshTimer);
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(refreshTimer);
+    const record = load();
+    if (!record) return;
+    const margin = Math.min(REFRESH_MARGIN_MAX_MS, Math.max(REFRESH_MARGIN_MIN_MS, record.lifetimeMs / 4));
+    const due = record.receivedAt + record.lifetimeMs - margin;
+    refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(0, due - Date.now()));
+  }
+
+  function goToLogin() {
+    const next = location.pathname + location.search;
+    location.assign("/login/?next=" + encodeURIComponent(next));
+  }
+
+  /** Exchange the refresh token for a new pair; on refusal the tab is signed out. */
+  function refresh() {
+    if (refreshing) return refreshing;
+    const record = load();
+    if (!record) return Promise.reject(new Error("not signed in"));
+    refreshing = fetch("/api/token/refresh/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ refresh: record.refresh }),
+    })
+      .then(async (response) => {
+        if (response.status === 401 || response.status === 400) {
+          clear();
+          window.dispatchEvent(new CustomEvent("examauth:signedout"));
+          goToLogin();
+          throw new Error("session ended");
+        }
+        if (!response.ok) throw new Error("refresh failed: " + response.status);
+        // Rotation: the answer carries a new refresh token and the old one is now revoked.
+        const updated = store(await response.json());
+        window.dispatchEvent(new CustomEvent("examauth:refreshed", { detail: { access: updated.access } }));
+        return updated.access;
+      })
+      .catch((error) => {
+        if (load()) {
+          clearTimeout(refreshTimer);
+          refreshTimer = setTimeout(() => refresh().catch(() => {}), REFRESH_RETRY_MS);
+        }
+        throw error;
+      })
+      .finally(() => {
+        refreshing = null;
+      });
+    return refreshing;
+  }
+
+  async function signIn(username, password) {
+    const response = await fetch("/api/token/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const message = response.status === 401 ? "Wrong username or password." : data.error || data.detail;
+      throw new Error(message || "Sign-in failed (" + response.status + ").");
+    }
+    return store(data, username);
+  }
+
+  async function signOut() {
+    const record = load();
+    clear();
+    if (record) {
+      // Revoke the refresh token; the page leaves whether or not the server heard it.
+      await fetch("/api/token/blacklist/", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ refresh: record.refresh }),
+      }).catch(() => {});
+    }
+    location.assign("/login/");
+  }
+
+  /** fetch() with the access token; one refresh and retry on 401. Resolves {ok, status, data}. */
+  async function api(path, options) {
+    const opts = options || {};
+    const send = (token) =>
+      fetch(path, {
+        method: opts.method || "GET",
+        headers: Object.assign(
+          { Accept: "application/json", Authorization: "Bearer " + token },
+          opts.body === undefined ? {} : { "Content-Type": "application/json" },
+        ),
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      });
+    const record = load();
+    if (!record) {
+      goToLogin();
+      throw new Error("not signed in");
+    }
+    let response = await send(record.access);
+    if (response.status === 401) {
+      response = await send(await refresh());
+    }
+    const data = await response.json().catch(() => ({}));
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  /** The access token, or a trip to the sign-in page when this tab has none. */
+  function requireSignIn() {
+    const record = load();
+    if (!record) {
+      goToLogin();
+      return null;
+    }
+    return record;
+  }
+
+  function showUser() {
+    const record = load();
+    const who = document.getElementById("signed-in-as");
+    const button = document.getElementById("sign-out");
+    if (!who || !button) return;
+    who.hidden = button.hidden = !record;
+    who.textContent = record && record.username ? "Signed in as " + record.username : "";
+    button.onclick = () => signOut();
+  }
+
+  window.ExamAuth = {
+    load,
+    signIn,
+    signOut,
+    refresh,
+    api,
+    requireSignIn,
+    showUser,
+    accessToken: () => (load() || {}).access || null,
+  };
+
+  document.addEventListener("DOMContentLoaded", () => {
+    showUser();
+    scheduleRefresh();
+  });
+})();

@@ -1,0 +1,127 @@
+/* A WebSocket that reconnects by itself with back-off and keeps its authentication fresh. */
+(function () {
+  "use strict";
+
+  // Doubling delays with jitter: a server restart must not be met by every client at once.
+  const BACKOFF_FIRST_MS = 1000;
+  const BACKOFF_MAX_MS = 30 * 1000;
+  // A socket refused for its token right after a refresh is not retried at once forever.
+  const REAUTH_MAX_TRIES = 3;
+
+  /**
+   * handlers: onOpen(), onFrame(frame), onClose(code) -> "reconnect" | "reauth" | "stop",
+   * onWaiting(delayMs) while a reconnect is scheduled.
+   */
+  class LiveSocket {
+    constructor(path, handlers) {
+      this.path = path;
+      this.handlers = handlers;
+      this.socket = null;
+      this.failures = 0;
+      this.retryTimer = null;
+      this.stopped = false;
+      this.onRefreshed = (event) => this.send({ type: "auth", token: event.detail.access });
+      window.addEventListener("examauth:refreshed", this.onRefreshed);
+      // Back from sleep or offline: try at once instead of waiting out the back-off.
+      this.onWake = () => {
+        if (!this.stopped && !this.isOpen() && this.retryTimer) this.connectNow();
+      };
+      window.addEventListener("online", this.onWake);
+      document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && this.onWake());
+    }
+
+    url() {
+      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      const token = window.ExamAuth.accessToken() || "";
+      return scheme + location.host + this.path + "?token=" + encodeURIComponent(token);
+    }
+
+    isOpen() {
+      return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+    }
+
+    start() {
+      this.stopped = false;
+      this.connectNow();
+    }
+
+    connectNow() {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      if (this.socket) {
+        this.socket.onclose = null;
+        this.socket.close();
+      }
+      let socket;
+      try {
+        socket = new WebSocket(this.url());
+      } catch (error) {
+        this.scheduleReconnect();
+        return;
+      }
+      this.socket = socket;
+      socket.onopen = () => this.handlers.onOpen && this.handlers.onOpen();
+      socket.onmessage = (event) => {
+        let frame;
+        try {
+          frame = JSON.parse(event.data);
+        } catch (error) {
+          return;
+        }
+        this.failures = 0; // a frame arrived: the connection works
+        this.handlers.onFrame(frame);
+      };
+      socket.onclose = (event) => {
+        if (this.socket !== socket) return;
+        this.socket = null;
+        if (this.stopped) return;
+        const decision = this.handlers.onClose ? this.handlers.onClose(event.code) : "reconnect";
+        if (decision === "stop") {
+          this.stop();
+        } else if (decision === "reauth" && this.failures < REAUTH_MAX_TRIES) {
+          this.failures += 1;
+          window.ExamAuth.refresh().then(
+            () => !this.stopped && this.connectNow(),
+            () => this.scheduleReconnect(),
+          );
+        } else {
+          this.scheduleReconnect();
+        }
+      };
+    }
+
+    scheduleReconnect() {
+      if (this.stopped) return;
+      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures);
+      const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+      this.failures += 1;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => this.connectNow(), delay);
+      if (this.handlers.onWaiting) this.handlers.onWaiting(delay);
+    }
+
+    send(frame) {
+      if (this.isOpen()) this.socket.send(JSON.stringify(frame));
+    }
+
+    /** Reconnect now, e.g. to get a fresh first frame. */
+    restart() {
+      this.failures = 0;
+      this.connectNow();
+    }
+
+    stop() {
+      this.stopped = true;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      if (this.socket) {
+        const socket = this.socket;
+        this.socket = null;
+        socket.onclose = null;
+        socket.close();
+      }
+    }
+  }
+
+  window.LiveSocket = LiveSocket;
+})();
