@@ -6,11 +6,14 @@ time has not run out. Every call raises `TimerUnavailable` when Redis cannot be 
 
 from __future__ import annotations
 
+import asyncio
 import math
+import weakref
 from collections.abc import Iterable
 from functools import cache, wraps
 
 import redis
+import redis.asyncio
 from django.conf import settings
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -100,6 +103,42 @@ def remaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
     for attempt_id in ids:
         pipe.pttl(key_for(attempt_id))
     return {attempt_id: _seconds_from_ms(ms) for attempt_id, ms in zip(ids, pipe.execute(), strict=True)}
+
+
+# One asyncio client per event loop and URL: an asyncio connection belongs to the loop that opened it.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_client() -> redis.asyncio.Redis:
+    """The asyncio Redis client of the timer database, for the running event loop."""
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    url = settings.REDIS_URL
+    if url not in per_loop:
+        per_loop[url] = redis.asyncio.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            health_check_interval=30,
+            decode_responses=True,
+        )
+    return per_loop[url]
+
+
+async def aremaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
+    """`remaining_many` for an event loop: one pipelined round trip that never blocks the loop."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    try:
+        async with async_client().pipeline(transaction=False) as pipe:
+            for attempt_id in ids:
+                pipe.pttl(key_for(attempt_id))
+            replies = await pipe.execute()
+    except (*REDIS_ERRORS, OSError) as exc:
+        raise TimerUnavailable(str(exc)) from exc
+    return {attempt_id: _seconds_from_ms(ms) for attempt_id, ms in zip(ids, replies, strict=True)}
 
 
 @_guarded

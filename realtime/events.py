@@ -28,6 +28,7 @@ def proctor_group(exam_id: int) -> str:
 
 
 def tick_frame(attempt_id: int, remaining_seconds: int) -> dict:
+    """The countdown frame a socket receives on connect and then once a second."""
     return {
         "type": "tick",
         "attempt_id": attempt_id,
@@ -53,6 +54,26 @@ def end_frame(attempt_id: int, status: str) -> dict:
         "remaining_seconds": 0,
         "message": COMPLETED_MESSAGE,
     }
+
+
+def pong_frame() -> dict:
+    """The answer to a client's `ping`."""
+    return {"type": "pong"}
+
+
+def error_frame(message: str) -> dict:
+    """A client frame the server cannot use; the socket stays open."""
+    return {"type": "error", "message": message}
+
+
+def authenticated_frame(expires_at: int) -> dict:
+    """The socket took a renewed token; it now lives until `expires_at` (Unix seconds)."""
+    return {"type": "authenticated", "expires_at": expires_at}
+
+
+def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
+    """What a proctor dashboard receives on connect: one row per attempt (see `attempt_row`)."""
+    return {"type": "snapshot", "exam_id": exam_id, "attempts": rows}
 
 
 def attempt_row(attempt, *, remaining_seconds: int, answered: int, total_questions: int) -> dict:

@@ -1,0 +1,167 @@
+"""What every socket of ours shares: token checks and lifetime, frame limits, ping and auth.
+
+Subclasses add the content: `open()` once the user is known, `on_sync()`, `on_closing()`
+and `leave()`. Every close goes through `end()`, which runs once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from realtime import events, protocol
+from realtime.auth import identity_for_token
+
+
+class JWTSocketConsumer(AsyncWebsocketConsumer):
+    """A WebSocket that lives only as long as a valid access token of one user."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = None
+        self.is_closed = False
+        self._token_timer: asyncio.TimerHandle | None = None
+        self._window_started = 0.0
+        self._frames_in_window = 0
+        self._background: set[asyncio.Task] = set()
+
+    # --- hooks for subclasses ---------------------------------------------------------
+
+    async def open(self) -> None:
+        """The user is authenticated: authorize, join groups, send the first frame."""
+
+    async def on_sync(self) -> None:
+        """The client asked for fresh state (`sync`)."""
+
+    async def on_renewed(self) -> None:
+        """The socket took a renewed token; `self.user` is fresh from the database."""
+
+    async def on_closing(self) -> None:
+        """The socket is about to close: stop pushing to it."""
+
+    async def leave(self) -> None:
+        """The connection is gone: leave the groups joined in `open()`."""
+
+    # --- Channels plumbing ------------------------------------------------------------
+
+    async def dispatch(self, message):
+        # Channels 4.2+ hops to the database thread before every handler to close stale
+        # connections. Our database reads do that themselves (database_sync_to_async), and a
+        # ping or a forwarded event must not queue on the process's one database thread.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_connect(self, message):
+        # Accept first, then refuse with a close code: a browser shows the code, while a
+        # refused handshake would only say "failed".
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.end(protocol.CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self._expire_with_token(self.scope.get("token_expires_at"))
+        await self.open()
+
+    async def websocket_receive(self, message):
+        if self.is_closed:
+            return
+        text, data = message.get("text"), message.get("bytes")
+        if protocol.frame_size(text, data) > protocol.MAX_FRAME_BYTES:
+            await self.end(protocol.CLOSE_TOO_BIG)
+            return
+        if self._flooding():
+            await self.end(protocol.CLOSE_POLICY_VIOLATION)
+            return
+        if text is None:
+            await self.send_frame(events.error_frame("Frames must be JSON text, not binary."))
+            return
+        try:
+            frame = protocol.parse_client_frame(text)
+        except protocol.UnusableFrame as exc:
+            await self.send_frame(events.error_frame(str(exc)))
+            return
+        if frame.type == "ping":
+            await self.send_frame(events.pong_frame())
+        elif frame.type == "auth":
+            await self._renew(frame.token)
+        else:
+            await self.on_sync()
+
+    async def websocket_disconnect(self, message):
+        self._mark_closed()
+        await self.on_closing()
+        await self.leave()
+        raise StopConsumer()
+
+    # --- sending and closing ----------------------------------------------------------
+
+    async def send_frame(self, frame: dict) -> None:
+        """Send one frame unless the socket is closing."""
+        if not self.is_closed:
+            await self.send(text_data=json.dumps(frame))
+
+    async def push_text(self, text: str) -> None:
+        """Send an already encoded frame unless the socket is closing (the ticker's path)."""
+        if not self.is_closed:
+            await self.send(text_data=text)
+
+    async def end(self, code: int, frame: dict | None = None) -> None:
+        """Send `frame` if given, then close with `code`; only the first call does anything."""
+        if self.is_closed:
+            return
+        self._mark_closed()
+        await self.on_closing()
+        if frame is not None:
+            await self.send(text_data=json.dumps(frame))
+        await self.close(code)
+
+    def _mark_closed(self) -> None:
+        self.is_closed = True
+        if self._token_timer is not None:
+            self._token_timer.cancel()
+            self._token_timer = None
+
+    # --- token lifetime ---------------------------------------------------------------
+
+    def _expire_with_token(self, expires_at: int | None) -> None:
+        """Close the socket with 4401 when the token of `expires_at` (Unix seconds) runs out."""
+        if self._token_timer is not None:
+            self._token_timer.cancel()
+        delay = 0.0 if expires_at is None else max(0.0, expires_at - time.time())
+        self._token_timer = asyncio.get_running_loop().call_later(delay, self._token_expired)
+
+    def _token_expired(self) -> None:
+        self._token_timer = None
+        task = asyncio.get_running_loop().create_task(self.end(protocol.CLOSE_UNAUTHENTICATED))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _renew(self, raw_token: str) -> None:
+        identity = await database_sync_to_async(identity_for_token)(raw_token)
+        if identity is None or identity.user.pk != self.user.pk:
+            await self.end(protocol.CLOSE_UNAUTHENTICATED)
+            return
+        self.user = identity.user
+        self._expire_with_token(identity.expires_at)
+        await self.send_frame(events.authenticated_frame(identity.expires_at))
+        await self.on_renewed()
+
+    # --- flood control ----------------------------------------------------------------
+
+    def _flooding(self) -> bool:
+        """True once the client sent more than MAX_FRAMES_PER_SECOND frames within one second."""
+        now = time.monotonic()
+        if now - self._window_started >= 1.0:
+            self._window_started = now
+            self._frames_in_window = 0
+        self._frames_in_window += 1
+        return self._frames_in_window > protocol.MAX_FRAMES_PER_SECOND

@@ -1,0 +1,67 @@
+"""The WebSocket protocol's fixed parts: close codes, limits, and reading a client frame.
+
+Server frames are built in `realtime.events`; this module only decides what a client sent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+# Close codes (SPEC.md, "WebSocket"). 4xxx mirror the HTTP status a REST call would get.
+CLOSE_NORMAL = 1000  # the attempt was submitted
+CLOSE_POLICY_VIOLATION = 1008  # the client sent frames faster than any page would
+CLOSE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
+CLOSE_UNAUTHENTICATED = 4401  # no, bad or expired token (also: a renewal for another user)
+CLOSE_FORBIDDEN = 4403  # not your attempt, or not staff
+CLOSE_NOT_FOUND = 4404  # no such attempt or exam
+CLOSE_TIMEOUT = 4408  # the attempt's time ran out
+
+MAX_FRAME_BYTES = 4096  # SPEC: frames over 4 KiB close the socket with 1009
+# A page sends a ping every few seconds and a sync now and then; 20 a second is a runaway
+# loop or an attack, and each frame costs this process work that other sockets wait for.
+MAX_FRAMES_PER_SECOND = 20
+# Never echo a long client string back in an error frame.
+MAX_ECHOED_CHARS = 40
+
+CLIENT_FRAME_TYPES = ("ping", "sync", "auth")
+
+
+class UnusableFrame(Exception):
+    """A client frame the server cannot use; its message goes back in an `error` frame."""
+
+
+@dataclass(frozen=True)
+class ClientFrame:
+    type: str
+    token: str | None = None  # only for `auth`
+
+
+def parse_client_frame(text: str) -> ClientFrame:
+    """The client frame in `text`, or UnusableFrame saying what is wrong with it."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise UnusableFrame("Frame is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise UnusableFrame("Frame must be a JSON object.")
+    kind = payload.get("type")
+    if not isinstance(kind, str):
+        raise UnusableFrame('Frame needs a string "type".')
+    if kind not in CLIENT_FRAME_TYPES:
+        raise UnusableFrame(
+            f"Unknown frame type {kind[:MAX_ECHOED_CHARS]!r}; expected one of: {', '.join(CLIENT_FRAME_TYPES)}."
+        )
+    if kind == "auth":
+        token = payload.get("token")
+        if not isinstance(token, str) or not token:
+            raise UnusableFrame('Frame "auth" needs a string "token".')
+        return ClientFrame(type=kind, token=token)
+    return ClientFrame(type=kind)
+
+
+def frame_size(text: str | None, data: bytes | None) -> int:
+    """The size in bytes of a received frame, text or binary."""
+    if text is not None:
+        return len(text.encode("utf-8"))
+    return len(data or b"")

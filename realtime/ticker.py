@@ -1,0 +1,213 @@
+"""One loop per process that sends each socket of this process its `tick`, once a second.
+
+A registry maps attempt id -> the live sockets of that attempt on this process. Every
+whole second the loop reads the TTLs of all registered attempts in ONE pipelined Redis
+round trip (`timer.aremaining_many`), encodes one tick per attempt and sends it straight
+down each socket. Nothing goes through the channel layer, a consumer handler or the
+database thread, and no socket runs a Redis loop of its own.
+
+A timer key that is missing is settled once, in the background: past its deadline the
+attempt is expired (a safety net beside the expiry worker), before it the key was lost and
+is restored. While Redis is unreachable the loop keeps ticking from the deadlines it cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+import weakref
+from datetime import datetime
+from typing import Protocol
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from attempts import selectors, services, timer
+from attempts.models import Attempt
+from realtime import events
+
+logger = logging.getLogger(__name__)
+
+# A missing timer is settled once; if it is still missing, it is looked at again only this
+# often, so a broken attempt costs one database trip per this many seconds, not one a second.
+SETTLE_RETRY_SECONDS = 10.0
+
+
+class TickTarget(Protocol):
+    """What the ticker needs of a socket."""
+
+    async def push_text(self, text: str) -> None:
+        """Send an already encoded frame."""
+
+    async def attempt_over(self, status: str | None) -> None:
+        """The attempt ended with `status` (None: it no longer exists): send the last frame and close."""
+
+
+def _settle_missing_timer(*, attempt_id: int, due: bool) -> Attempt | None:
+    """Expire a due attempt whose timer is gone, or restore a lost one; the attempt as it now stands."""
+    if due:
+        services.attempt_expire(attempt_id=attempt_id)  # idempotent: a no-op if a worker was first
+    attempt = selectors.attempt_by_id(attempt_id=attempt_id)
+    if attempt is not None and attempt.status == Attempt.Status.ONGOING:
+        # Restores a key lost before the deadline; expires the attempt if the deadline moved and passed.
+        services.attempt_time_left(attempt=attempt)
+    return attempt
+
+
+class Ticker:
+    """The registry of this process's attempt sockets and the once-a-second loop that ticks them."""
+
+    def __init__(self) -> None:
+        self._targets: dict[int, set[TickTarget]] = {}
+        self._deadlines: dict[int, datetime] = {}
+        self._settled_at: dict[int, float] = {}  # attempt id -> monotonic time its missing timer was settled
+        self._task: asyncio.Task | None = None
+        self._background: set[asyncio.Task] = set()
+        self._last_slot = 0
+        self._redis_down = False
+        # Counters for tests and operators.
+        self.passes = 0  # once-a-second passes that had sockets to tick
+        self.redis_round_trips = 0  # pipelined TTL reads sent to Redis (passes plus `sync` requests)
+        self.ticks_sent = 0
+
+    @property
+    def socket_count(self) -> int:
+        return sum(len(targets) for targets in self._targets.values())
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
+    def register(self, target: TickTarget, *, attempt_id: int, deadline_at: datetime) -> None:
+        """Tick `target` once a second from now on; starts the loop if it is not running."""
+        self._targets.setdefault(attempt_id, set()).add(target)
+        self._deadlines[attempt_id] = deadline_at
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="attempt-ticker")
+
+    def unregister(self, target: TickTarget, *, attempt_id: int) -> None:
+        """Stop ticking `target` (closed or closing)."""
+        targets = self._targets.get(attempt_id)
+        if targets is None:
+            return
+        targets.discard(target)
+        if not targets:
+            del self._targets[attempt_id]
+            self._deadlines.pop(attempt_id, None)
+            self._settled_at.pop(attempt_id, None)
+
+    async def tick_now(self, target: TickTarget, *, attempt_id: int) -> None:
+        """Send one socket its tick at once (the client's `sync`)."""
+        if target in self._targets.get(attempt_id, ()):
+            await self._tick({attempt_id: {target}})
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._sleep_to_next_second()
+                if not self._targets:
+                    return  # restarted by the next register(); nothing to do until then
+                try:
+                    await self._tick({attempt_id: set(targets) for attempt_id, targets in self._targets.items()})
+                    self.passes += 1
+                except Exception:
+                    logger.exception("ticker pass failed; trying again next second")
+        finally:
+            if self._task is asyncio.current_task():
+                self._task = None
+
+    async def _sleep_to_next_second(self) -> None:
+        # Absolute whole-second slots: a pass that takes long delays nothing after it, and a
+        # pass that overruns a slot skips it instead of bursting to catch up.
+        slot = max(math.floor(time.time()) + 1, self._last_slot + 1)
+        while (delay := slot - time.time()) > 0:
+            await asyncio.sleep(delay)
+        self._last_slot = slot
+
+    async def _tick(self, targets: dict[int, set[TickTarget]]) -> None:
+        remaining = await self._remaining(list(targets))
+        for attempt_id, seconds in remaining.items():
+            if seconds is None:
+                self._settle_soon(attempt_id)
+                continue
+            text = json.dumps(events.tick_frame(attempt_id, seconds))  # encoded once per attempt
+            for target in targets[attempt_id]:
+                try:
+                    await target.push_text(text)
+                    self.ticks_sent += 1
+                except Exception:  # one broken socket must not cost the others their tick
+                    logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
+
+    async def _remaining(self, attempt_ids: list[int]) -> dict[int, int | None]:
+        """Seconds left per attempt from Redis, or from the cached deadlines while Redis is down."""
+        try:
+            remaining = await timer.aremaining_many(attempt_ids)
+        except timer.TimerUnavailable as exc:
+            if not self._redis_down:
+                logger.warning("timer Redis unreachable (%s); ticking from deadline_at until it answers", exc)
+                self._redis_down = True
+            now = timezone.now()
+            return {
+                attempt_id: self._seconds_to_deadline(attempt_id, now) if attempt_id in self._deadlines else None
+                for attempt_id in attempt_ids
+            }
+        self.redis_round_trips += 1
+        if self._redis_down:
+            logger.info("timer Redis answers again")
+            self._redis_down = False
+        for attempt_id, seconds in remaining.items():
+            if seconds is not None:
+                self._settled_at.pop(attempt_id, None)  # present again: a later loss is settled at once
+        return remaining
+
+    def _seconds_to_deadline(self, attempt_id: int, now: datetime) -> int | None:
+        seconds = math.ceil((self._deadlines[attempt_id] - now).total_seconds())
+        return seconds if seconds > 0 else None
+
+    def _settle_soon(self, attempt_id: int) -> None:
+        deadline_at = self._deadlines.get(attempt_id)
+        if deadline_at is None:
+            return  # its last socket left meanwhile
+        last = self._settled_at.get(attempt_id)
+        if last is not None and time.monotonic() - last < SETTLE_RETRY_SECONDS:
+            return
+        self._settled_at[attempt_id] = time.monotonic()
+        due = deadline_at <= timezone.now()
+        task = asyncio.get_running_loop().create_task(self._settle(attempt_id, due=due))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _settle(self, attempt_id: int, *, due: bool) -> None:
+        # In the background: the database thread may be busy, and the next tick must not wait for it.
+        try:
+            attempt = await database_sync_to_async(_settle_missing_timer)(attempt_id=attempt_id, due=due)
+        except Exception:
+            logger.exception("settling the missing timer of attempt %s failed", attempt_id)
+            return
+        targets = self._targets.get(attempt_id)
+        if not targets:
+            return
+        if attempt is not None and attempt.status == Attempt.Status.ONGOING:
+            self._deadlines[attempt_id] = attempt.deadline_at
+            return
+        # Normally the attempt's end broadcast closes these sockets too; closing them here as
+        # well keeps a socket from ticking forever if that message was lost.
+        status = attempt.status if attempt is not None else None
+        for target in list(targets):
+            await target.attempt_over(status)
+
+
+# One ticker per event loop. A server process has one loop; tests start a loop per test.
+_tickers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Ticker] = weakref.WeakKeyDictionary()
+
+
+def get_ticker() -> Ticker:
+    """The ticker of the running event loop (this process's, under daphne)."""
+    loop = asyncio.get_running_loop()
+    ticker = _tickers.get(loop)
+    if ticker is None:
+        ticker = _tickers[loop] = Ticker()
+    return ticker
