@@ -46,6 +46,11 @@ def key_for(attempt_id: int) -> str:
     return f"{settings.TIMER_KEY_PREFIX}{attempt_id}"
 
 
+def probe_key() -> str:
+    """A throwaway key no attempt uses, for checking that expired-key events arrive."""
+    return f"{settings.TIMER_KEY_PREFIX}probe:{uuid.uuid4().hex}"
+
+
 def attempt_id_from_key(key: str) -> int | None:
     """The attempt id of a timer key, or None for any other key."""
     prefix = settings.TIMER_KEY_PREFIX

@@ -6,7 +6,11 @@ Two families of groups: `attempt.<id>` holds every socket of one attempt (any pr
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -14,6 +18,8 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 TIMEOUT_MESSAGE = "Exam time has expired"
+# Bound on one publish through the dedicated loop: a dead channel-layer Redis must not hang the caller.
+PUBLISH_TIMEOUT_SECONDS = 10.0
 COMPLETED_MESSAGE = "Exam already submitted"
 
 
@@ -91,8 +97,45 @@ def attempt_row(attempt, *, remaining_seconds: int, answered: int, total_questio
     }
 
 
+_dedicated_loop: asyncio.AbstractEventLoop | None = None
+
+
+@contextmanager
+def dedicated_publishing_loop() -> Iterator[None]:
+    """Inside this block, publish through one long-lived event loop: for plain sync processes (expiry worker).
+
+    Outside an ASGI server, async_to_sync builds an event loop, a thread and a new Redis
+    connection for every call: ~2 ms per publish, two connections per timeout. One loop
+    kept running keeps its connection: ~0.25 ms per publish (measured, 1,000 publishes).
+    """
+    global _dedicated_loop
+    if _dedicated_loop is not None:  # already inside one (several workers in one process): share it
+        yield
+        return
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="events-publisher", daemon=True)
+    thread.start()
+    _dedicated_loop = loop
+    try:
+        yield
+    finally:
+        _dedicated_loop = None
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()  # channels-redis closes its connections of this loop here
+
+
 def _send(group: str, message: dict) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, message)
+    loop = _dedicated_loop
+    if loop is None:
+        async_to_sync(get_channel_layer().group_send)(group, message)
+        return
+    future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
+    try:
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    except TimeoutError:
+        future.cancel()
+        raise
 
 
 def _to_proctors(exam_id: int, frame: dict) -> None:

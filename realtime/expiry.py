@@ -1,0 +1,174 @@
+"""The expiry worker: expired-key notifications, a sweep of due deadlines, restore of lost timers.
+
+Three paths lead to `services.attempt_expire`, which is idempotent, so any number of
+workers may run: the notification path is prompt when Redis deletes a key on time; the
+sweep (every SWEEP_INTERVAL) catches what Redis announces late or while nobody listened;
+the restorer writes back timers Redis lost. Each part survives outages of Redis and the
+database on its own: it logs, waits a little, and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import DatabaseError, InterfaceError, close_old_connections
+
+from attempts import timer
+from realtime import notifications, restorer, sweeper
+from realtime.expiring import expire_each
+from realtime.listener import ExpiredKeyListener
+
+logger = logging.getLogger("realtime.expiry")
+
+# "At least once a second" with room to spare: the query is one range scan of attempt_due_idx.
+SWEEP_INTERVAL = 0.5
+# Lost timers are rare (Redis restart or flush); a restart is caught at once through run_id.
+RESTORE_INTERVAL = 15.0
+# Notifications handled per round: the rest wait in the socket buffer for the next round.
+NOTIFICATION_BATCH = 500
+# What an outage of Redis or the database raises; anything else is logged with its traceback.
+OUTAGE_ERRORS = (DatabaseError, InterfaceError, timer.TimerUnavailable, *timer.REDIS_ERRORS, OSError)
+# Longest wait for notifications before looking at the stop flag again.
+STOP_CHECK_SECONDS = 0.5
+# Longest wait between two attempts to reach a Redis that is down.
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class ExpiryWorker:
+    """One expiry worker; `run` loops until `stop` is set."""
+
+    def __init__(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        sweep_interval: float = SWEEP_INTERVAL,
+        restore_interval: float = RESTORE_INTERVAL,
+    ) -> None:
+        self.stop = stop or threading.Event()
+        self.sweep_interval = sweep_interval
+        self.restore_interval = restore_interval
+        self._listener = ExpiredKeyListener()
+        self._next_sweep = 0.0
+        self._next_restore = 0.0
+        self._next_connect = 0.0
+        self._backoff = 0.5
+        self._run_id: str | None = None
+        self._notifications_ok = True
+
+    def start_up(self) -> bool:
+        """Wait for Redis, then make sure it sends expired-key events; False if stopped first.
+
+        Raises NotificationsUnavailable when the events are off and cannot be turned on.
+        """
+        backoff = 0.5
+        while not self.stop.is_set():
+            try:
+                how = notifications.ensure_expired_events()
+            except (timer.TimerUnavailable, *timer.REDIS_ERRORS) as exc:
+                logger.warning("Redis unreachable at start-up (%s); retrying in %.1f s", exc, backoff)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            logger.info("expired-key events: %s; channel %s", how, timer.expired_channel())
+            return True
+        return False
+
+    def run(self) -> None:
+        """Start up, then listen, sweep and restore until stopped."""
+        if not self.start_up():
+            return
+        self._connect_listener()
+        logger.info(
+            "expiry worker ready: sweep every %.2f s, restore every %.0f s", self.sweep_interval, self.restore_interval
+        )
+        try:
+            while not self.stop.is_set():
+                self.run_once()
+        finally:
+            self._listener.close()
+            close_old_connections()
+            logger.info("expiry worker stopped")
+
+    def run_once(self) -> None:
+        """One round: wait for notifications until the next sweep is due, then sweep and restore if due."""
+        wait = min(self._next_sweep - time.monotonic(), self.sweep_interval, STOP_CHECK_SECONDS)
+        self._listen(timeout=max(0.0, wait))
+        if time.monotonic() >= self._next_sweep:
+            self._sweep()
+        self._restore_if_due()
+
+    def _listen(self, *, timeout: float) -> None:
+        if not self._listener.connected:
+            if time.monotonic() >= self._next_connect:
+                self._connect_listener()
+            if not self._listener.connected:
+                self.stop.wait(timeout)
+                return
+        try:
+            ids = self._listener.receive(timeout=timeout, limit=NOTIFICATION_BATCH)
+        except (*timer.REDIS_ERRORS, OSError) as exc:
+            logger.warning("lost the expired-key subscription (%s); the sweep carries on", exc)
+            self._listener.close()
+            self._next_connect = time.monotonic() + self._backoff
+            return
+        if ids:
+            self._guarded("notification", lambda: expire_each(sweeper.ongoing_due_among(ids), path="notification"))
+
+    def _connect_listener(self) -> None:
+        try:
+            self._listener.connect()
+        except (*timer.REDIS_ERRORS, OSError) as exc:
+            logger.warning("cannot subscribe to expired-key events (%s); retrying in %.1f s", exc, self._backoff)
+            self._next_connect = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
+            return
+        self._backoff = 0.5
+        # Events sent while we were not subscribed are gone, and Redis may have restarted.
+        self._next_sweep = 0.0
+        self._next_restore = 0.0
+
+    def _sweep(self) -> None:
+        more = self._guarded("sweep", lambda: sweeper.sweep()[1])
+        # A backlog (mass timeout) is worked off round after round, between notifications.
+        self._next_sweep = time.monotonic() + (0 if more else self.sweep_interval)
+
+    def _restore_if_due(self) -> None:
+        run_id = self._guarded("restore", restorer.redis_run_id)
+        now = time.monotonic()
+        if run_id is not None and run_id != self._run_id:
+            if self._run_id is not None:
+                logger.warning("Redis restarted (run_id %s -> %s): restoring timers", self._run_id, run_id)
+                self._guarded("notifications check", self._recheck_notifications)
+            self._run_id = run_id
+            self._next_restore = 0.0
+        if now < self._next_restore:
+            return
+        self._next_restore = now + self.restore_interval
+        if not self._notifications_ok:
+            self._guarded("notifications check", self._recheck_notifications)
+        self._guarded("restore", restorer.restore_lost_timers)
+
+    def _recheck_notifications(self) -> None:
+        # A restarted Redis forgets CONFIG SET unless it was written to its config file.
+        try:
+            notifications.ensure_expired_events()
+            self._notifications_ok = True
+        except notifications.NotificationsUnavailable as exc:
+            self._notifications_ok = False
+            logger.error("%s Until then timeouts come from the sweep only.", exc)
+
+    def _guarded(self, what: str, action):
+        """Run one part of a round; an outage is logged and the round goes on."""
+        try:
+            return action()
+        except OUTAGE_ERRORS as exc:
+            logger.warning("%s failed: %s: %s", what, exc.__class__.__name__, exc)
+            return None
+        except Exception:  # a bug must not stop every timeout: log it loudly and go on
+            logger.exception("%s failed", what)
+            return None
+        finally:
+            # Lets a restarted database be reconnected instead of "server has gone away".
+            close_old_connections()

@@ -1,0 +1,73 @@
+"""The attempt ids of timer keys that Redis reports expired, from one pub/sub connection."""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+
+from attempts import timer
+
+# Pings on an idle subscription: finds a dead connection (no RST, e.g. a failed-over host).
+HEALTH_CHECK_SECONDS = 10
+CONNECT_TIMEOUT_SECONDS = 2.0
+
+
+class ExpiredKeyListener:
+    """Subscribes to the timer database's `expired` events; `receive` returns attempt ids."""
+
+    def __init__(self) -> None:
+        self._pubsub: redis.client.PubSub | None = None
+        # Held for the pub/sub's lifetime: a collected client closes its pool, and with it the subscription.
+        self._client: redis.Redis | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self._pubsub is not None
+
+    def connect(self) -> None:
+        """Open the subscription; raises a redis error when Redis does not answer."""
+        self.close()
+        # No socket timeout: a subscription is silent while nothing expires, and a read
+        # timeout would tear it down every few seconds. Waiting is bounded by get_message.
+        client = redis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_timeout=None,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_keepalive=True,
+            health_check_interval=HEALTH_CHECK_SECONDS,
+            decode_responses=True,
+        )
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        try:
+            pubsub.subscribe(timer.expired_channel())
+        except Exception:
+            pubsub.close()
+            raise
+        self._client, self._pubsub = client, pubsub
+
+    def receive(self, *, timeout: float, limit: int) -> list[int]:
+        """Attempt ids of keys expired since the last call: waits up to `timeout` for the first, then drains."""
+        if self._pubsub is None:
+            raise redis.ConnectionError("listener is not connected")
+        ids: list[int] = []
+        message = self._pubsub.get_message(timeout=timeout)
+        while message is not None:
+            attempt_id = timer.attempt_id_from_key(message.get("data") or "") if message["type"] == "message" else None
+            if attempt_id is not None:
+                ids.append(attempt_id)
+            if len(ids) >= limit:
+                break
+            message = self._pubsub.get_message(timeout=0)
+        return ids
+
+    def close(self) -> None:
+        """Drop the subscription, if any."""
+        pubsub, client = self._pubsub, self._client
+        self._pubsub = self._client = None
+        try:
+            if pubsub is not None:
+                pubsub.close()
+            if client is not None:
+                client.close()
+        except redis.RedisError:
+            pass  # it is broken already; nothing left to release

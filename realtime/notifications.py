@@ -1,0 +1,65 @@
+"""Makes sure Redis announces expired timer keys (`notify-keyspace-events` with E and x)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+
+from attempts import timer
+
+logger = logging.getLogger(__name__)
+
+# How long a probe waits for the expired event of its own key: Redis sends it within milliseconds.
+PROBE_WAIT_SECONDS = 2.0
+
+HOW_TO_ENABLE = (
+    "Set notify-keyspace-events to include E and x (for example 'Ex') on the Redis server of REDIS_URL: "
+    "in redis.conf ('notify-keyspace-events Ex'), with 'redis-cli CONFIG SET notify-keyspace-events Ex' "
+    "(add 'CONFIG REWRITE' to keep it across restarts), or, on managed Redis that forbids CONFIG, in the "
+    "service's own settings (AWS ElastiCache: the cluster's parameter group; Azure Cache for Redis: "
+    "Advanced settings > Keyspace notifications; Google Memorystore: the redis config "
+    "'notify-keyspace-events'). Then start the expiry worker again."
+)
+
+
+class NotificationsUnavailable(Exception):
+    """Redis does not publish expired-key events and this process may not turn them on."""
+
+
+def ensure_expired_events() -> str:
+    """Turn expired-key events on if needed; returns how they were found on, raises NotificationsUnavailable."""
+    try:
+        if timer.notifications_enabled():
+            return "already on"
+        timer.enable_notifications()
+        return "turned on with CONFIG SET"
+    except redis.ResponseError as exc:
+        # CONFIG is renamed or forbidden (managed Redis): the operator may have set the flags
+        # in the service's console, so ask Redis itself whether it sends the events.
+        if probe_expired_events():
+            return f"confirmed by a probe key (CONFIG unavailable: {exc})"
+        raise NotificationsUnavailable(
+            f"Redis does not publish expired-key events, and CONFIG is refused ({exc}). {HOW_TO_ENABLE}"
+        ) from exc
+
+
+def probe_expired_events() -> bool:
+    """True when an expiring key of ours makes Redis publish an `expired` event."""
+    client = timer.client()
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    key = timer.probe_key()
+    try:
+        pubsub.subscribe(timer.expired_channel())
+        client.set(key, "probe", px=1)
+        deadline = time.monotonic() + PROBE_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            client.exists(key)  # reading a due key deletes it at once, which emits the event
+            message = pubsub.get_message(timeout=0.1)
+            if message and message.get("data") == key:
+                return True
+        return False
+    finally:
+        client.delete(key)
+        pubsub.close()
