@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import uuid
 import weakref
 from collections.abc import Iterable
 from functools import cache, wraps
