@@ -174,30 +174,48 @@ class Cluster:
 
     def start_web(self, *, name: str | None = None, env: dict[str, str] | None = None) -> ServerProcess:
         """Start one daphne process on a free port; returns once its /healthz answers 200."""
-        port = free_port()
-        name = name or f"web{len(self.webs) + 1}"
-        argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "examsite.asgi:application"]
-        server = self._spawn(name, "web", argv, env or {}, port=port)
-        self._wait(server, lambda: _healthz_ok(server), "/healthz to answer 200")
+        server = self._spawn_web(name=name, env=env)
+        self._wait_web(server)
         return server
 
     def start_worker(
         self, *, name: str | None = None, args: tuple[str, ...] = (), env: dict[str, str] | None = None
     ) -> ServerProcess:
         """Start one `manage.py expiry_worker`; returns once it has logged that it is ready."""
-        name = name or f"worker{len(self.workers) + 1}"
-        argv = [sys.executable, "manage.py", "expiry_worker", *args]
-        server = self._spawn(name, "worker", argv, env or {})
-        self._wait(server, lambda: WORKER_READY_LINE in server.log(), f"'{WORKER_READY_LINE}' in its log")
+        server = self._spawn_worker(name=name, args=args, env=env)
+        self._wait_worker(server)
         return server
 
     def start_webs(self, count: int) -> list[ServerProcess]:
-        """Start `count` web processes (one after another: each waits for its /healthz)."""
-        return [self.start_web() for _ in range(count)]
+        """Start `count` web processes at once; returns when every one answers /healthz."""
+        servers = [self._spawn_web() for _ in range(count)]
+        for server in servers:
+            self._wait_web(server)
+        return servers
 
     def start_workers(self, count: int, *, args: tuple[str, ...] = ()) -> list[ServerProcess]:
-        """Start `count` expiry workers."""
-        return [self.start_worker(args=args) for _ in range(count)]
+        """Start `count` expiry workers at once; returns when every one is ready."""
+        servers = [self._spawn_worker(args=args) for _ in range(count)]
+        for server in servers:
+            self._wait_worker(server)
+        return servers
+
+    def _spawn_web(self, *, name: str | None = None, env: dict[str, str] | None = None) -> ServerProcess:
+        port = free_port()
+        name = name or f"web{len(self.webs) + 1}"
+        argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "examsite.asgi:application"]
+        return self._spawn(name, "web", argv, env or {}, port=port)
+
+    def _spawn_worker(self, *, name=None, args: tuple[str, ...] = (), env: dict[str, str] | None = None):
+        name = name or f"worker{len(self.workers) + 1}"
+        argv = [sys.executable, "manage.py", "expiry_worker", *args]
+        return self._spawn(name, "worker", argv, env or {})
+
+    def _wait_web(self, server: ServerProcess) -> None:
+        self._wait(server, lambda: _healthz_ok(server), "/healthz to answer 200")
+
+    def _wait_worker(self, server: ServerProcess) -> None:
+        self._wait(server, lambda: WORKER_READY_LINE in server.log(), f"'{WORKER_READY_LINE}' in its log")
 
     def _wait(self, server: ServerProcess, ready, what: str) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
