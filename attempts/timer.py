@@ -88,9 +88,13 @@ def start(attempt_id: int, milliseconds: int) -> None:
 
 @_guarded
 def restore(attempt_id: int, milliseconds: int) -> bool:
-    """Write a lost timer back unless one exists; True when it was written."""
+    """Write a lost timer back unless one exists; True when it was written (or given back its TTL)."""
     seconds = math.ceil(milliseconds / 1000)
-    return bool(client().set(key_for(attempt_id), seconds, px=max(1, milliseconds), nx=True))
+    key = key_for(attempt_id)
+    if client().set(key, seconds, px=max(1, milliseconds), nx=True):
+        return True
+    # A key without a TTL (the design document's "TTL = -1" corruption) would never expire.
+    return client().pttl(key) == -1 and bool(client().pexpire(key, max(1, milliseconds)))
 
 
 @_guarded

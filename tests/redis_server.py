@@ -51,12 +51,12 @@ class PrivateRedis:
         except redis.ConnectionError:
             return False
 
-    def start(self) -> PrivateRedis:
+    def start(self, *, port: int | None = None) -> PrivateRedis:
         binary = shutil.which("redis-server")
         if binary is None:
             raise AssertionError("redis-server is not installed (Debian: apt-get install redis-server)")
         self._dir = tempfile.TemporaryDirectory(prefix="test-redis-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.process = subprocess.Popen(
             [
                 binary,
@@ -72,6 +72,12 @@ class PrivateRedis:
         )  # fmt: skip
         wait_until(self._answers, timeout=STARTUP_SECONDS, what=f"redis-server on port {self.port}")
         return self
+
+    def restart(self) -> PrivateRedis:
+        """Stop and start again on the same port, empty, as a Redis that keeps nothing on disk comes back."""
+        port = self.port
+        self.stop()
+        return self.start(port=port)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import functools
+
 from django.core.management.base import BaseCommand, CommandError
 
 from attempts.models import Exam
@@ -24,13 +27,29 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("exam_id", nargs="?", help="the exam to add the questions to (omit with --create-exam)")
-        parser.add_argument("file", help="the CSV file, UTF-8 with or without a byte-order mark")
+        parser.add_argument(
+            "target",
+            nargs="+",
+            metavar="[exam_id] file",
+            help="the exam to add the questions to (omit with --create-exam), then the CSV file "
+            "(UTF-8, with or without a byte-order mark)",
+        )
         parser.add_argument("--create-exam", metavar="TITLE", help="make a new exam with this title instead")
         parser.add_argument("--duration", metavar="MINUTES", help="the new exam's duration (with --create-exam)")
         parser.add_argument("--publish", action="store_true", help="publish the new exam (with --create-exam)")
 
-    def handle(self, *args, exam_id, file, create_exam, duration, publish, **options):
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # Positionals on both sides of options (`3 --verbosity 2 file.csv`): plain parse_args would
+        # give the first one alone to `target` and call the file an unrecognized argument.
+        parser.parse_args = functools.partial(argparse.ArgumentParser.parse_intermixed_args, parser)
+        return parser
+
+    def handle(self, *args, target, create_exam, duration, publish, **options):
+        if len(target) > 2:
+            raise CommandError(f"expected [exam_id] file, got {len(target)} arguments: {' '.join(target)}")
+        *rest, file = target
+        exam_id = rest[0] if rest else None
         exam, new_exam = None, None
         if create_exam is not None:
             if exam_id is not None:
