@@ -1,7 +1,8 @@
 """The JWT endpoints: SimpleJWT's views with a login throttle and an exact schema."""
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.extensions import OpenApiViewExtension
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -25,6 +26,24 @@ class TokenPairSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
+# SimpleJWT trims its string fields and refuses blank ones and NUL characters (400) before it
+# looks at the credentials; the documented pattern says the same, so "valid" means valid.
+NON_BLANK = r"^[^\u0000]*\S[^\u0000]*$"
+
+
+def _non_blank(**kwargs) -> serializers.RegexField:
+    return serializers.RegexField(NON_BLANK, **kwargs)
+
+
+class LoginRequestSerializer(serializers.Serializer):
+    username = _non_blank()
+    password = _non_blank(write_only=True)
+
+
+class RefreshRequestSerializer(serializers.Serializer):
+    refresh = _non_blank()
+
+
 TOKEN_ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="A field is missing or malformed"),
     401: OpenApiResponse(DetailErrorSerializer, description="Wrong credentials, or a bad, expired or revoked token"),
@@ -37,11 +56,12 @@ class LoginView(TokenObtainPairView):
     throttle_classes = [LoginFailureThrottle]
 
     @extend_schema(
+        request=LoginRequestSerializer,
         responses={
             200: TokenPairSerializer,
             **TOKEN_ERRORS,
             429: OpenApiResponse(DetailErrorSerializer, description="Too many failed logins; see Retry-After"),
-        }
+        },
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
         """A JWT pair for a username and password."""
@@ -68,7 +88,25 @@ class RefreshView(TokenRefreshView):
 
     serializer_class = SafeTokenRefreshSerializer
 
-    @extend_schema(responses={200: TokenPairSerializer, **TOKEN_ERRORS})
+    @extend_schema(request=RefreshRequestSerializer, responses={200: TokenPairSerializer, **TOKEN_ERRORS})
     def post(self, request: Request, *args, **kwargs) -> Response:
         """A new access token (and, rotated, a new refresh token) for a refresh token."""
         return super().post(request, *args, **kwargs)
+
+
+class TokenBlacklistViewSchema(OpenApiViewExtension):
+    """The exact schema of SimpleJWT's sign-out view (`/api/token/blacklist/`): `{}`, 400 or 401."""
+
+    target_class = "rest_framework_simplejwt.views.TokenBlacklistView"
+
+    def view_replacement(self):
+        class DocumentedTokenBlacklistView(self.target_class):
+            @extend_schema(
+                request=RefreshRequestSerializer,
+                responses={200: inline_serializer("SignedOut", fields={}), **TOKEN_ERRORS},
+            )
+            def post(self, request: Request, *args, **kwargs) -> Response:
+                """Revoke a refresh token (sign out)."""
+                return super().post(request, *args, **kwargs)
+
+        return DocumentedTokenBlacklistView
