@@ -32,6 +32,7 @@
     ending: false, // the page's clock reached zero; waiting for the server to confirm
     submitting: false,
     resultShown: false,
+    endKind: null, // "timeout" or "completed" once over
     saved: {}, // question id -> the option the server holds
     savers: {}, // question id -> {wanted, running, promise, failed}
     socket: null,
@@ -72,7 +73,8 @@
     el("clock-value").textContent = formatSeconds(whole);
     box.dataset.remaining = left.toFixed(1);
     box.setAttribute("aria-label", "Time left: " + formatSeconds(whole));
-    const level = state.over || left <= DANGER_SECONDS ? "danger" : left <= WARNING_SECONDS ? "warning" : "normal";
+    let level = left <= DANGER_SECONDS ? "danger" : left <= WARNING_SECONDS ? "warning" : "normal";
+    if (state.over) level = state.endKind === "timeout" ? "danger" : "ended";
     if (level !== box.dataset.state) {
       const before = box.dataset.state;
       box.dataset.state = level;
@@ -381,6 +383,7 @@
 
   function endAttempt(kind) {
     state.over = true;
+    state.endKind = kind;
     state.ending = false;
     clearInterval(state.endCheckTimer);
     stopPolling();
@@ -491,7 +494,7 @@
       data.correct_answers === undefined ? "—" : data.correct_answers + " of " + data.total_questions;
     const minutes = data.time_taken_minutes;
     el("result-time").textContent =
-      minutes === undefined || minutes === null ? "—" : minutes < 1 ? "under a minute" : minutes === 1 ? "1 minute" : minutes + " minutes";
+      minutes === undefined || minutes === null ? "—" : minutes < 1 ? "< 1 min" : minutes + " min";
     const titles = { submitted: "Exam submitted", timeout: "Time expired: your result", already_completed: "Already submitted" };
     el("result-title").textContent = titles[data.status] || "Your result";
     const message = el("result-message");
@@ -505,7 +508,7 @@
     section.focus();
     announce("Your score: " + data.score + " of " + data.total_marks + " marks, " + data.percentage + " percent.");
     try {
-      sessionStorage.setItem(ENDED_KEY, JSON.stringify({ attemptId: state.attemptId, result: data }));
+      sessionStorage.setItem(ENDED_KEY, JSON.stringify({ attemptId: state.attemptId, title: el("exam-title").textContent, result: data }));
     } catch (error) {
       // storage full or disabled: the page still shows the result now
     }
@@ -582,9 +585,10 @@
 
   function showRemembered(memory) {
     state.attemptId = memory.attemptId;
-    el("exam-title").textContent = "Exam finished";
+    el("exam-title").textContent = memory.title || "Exam finished";
     showConnection("ended", memory.result.status === "timeout" ? "Exam time has expired" : "Exam submitted");
     state.over = true;
+    state.endKind = memory.result.status === "timeout" ? "timeout" : "completed";
     showResult(memory.result, { fromMemory: true });
   }
 
