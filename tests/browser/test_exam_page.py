@@ -81,7 +81,13 @@ def test_page_locks_and_shows_the_score_at_the_deadline(web, pages):
     choose(page, ids[1], "D")  # wrong
     choose(page, ids[2], RIGHT[2])  # right
 
-    attempt = set_deadline(the_attempt(student, exam), 5)
+    # Five minutes left: amber, and said once to screen readers as the line is crossed.
+    attempt = set_deadline(the_attempt(student, exam), 302)
+    expect(page.locator("#clock")).to_have_attribute("data-state", "warning", timeout=10_000)
+    expect(page.locator("#announcer")).to_have_text("5 minutes left.")
+    assert page.get_attribute("#announcer", "aria-live") == "polite"
+
+    attempt = set_deadline(attempt, 5)
     deadline = attempt.deadline_at.timestamp()
     # The next tick brings the new time; the colour and the announcement follow it.
     expect(page.locator("#clock")).to_have_attribute("data-state", "danger")
@@ -239,3 +245,42 @@ def test_start_errors_are_shown(web, pages):
     expect(page.locator("#page-error-text")).to_have_text("This exam does not exist.")
     assert not Attempt.objects.filter(user=student).exists()
     pages.screenshot(page, "exam-start-error")
+
+
+def test_a_failed_save_is_retried_and_a_lost_one_is_said(web, pages):
+    student = make_user()
+    exam = make_exam(questions=2, duration_minutes=30)
+    first, second = question_ids(exam)
+    page = pages.open("exam")
+    open_exam(page, web.base_url, student.username, exam.pk)
+    failures = {"left": 1}
+
+    def flaky(route):
+        if failures["left"] > 0:
+            failures["left"] -= 1
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    # One dropped request: the page says it retries, then saves.
+    page.route("**/api/exam/timer/submit-answer/", flaky)
+    page.locator(f"#q-{first} label.option", has=page.locator("input[value='B']")).click()
+    expect(page.locator(f"#save-{first}")).to_have_attribute("data-state", "retrying")
+    expect(page.locator(f"#save-{first}")).to_contain_text("retrying (1 of 3)")
+    expect(page.locator(f"#save-{first}")).to_have_text("Saved")
+    assert Answer.objects.get(question_id=first).selected_option == "B"
+
+    # The server stays out of reach: after the retries the page says the answer is not saved.
+    failures["left"] = 100
+    page.locator(f"#q-{second} label.option", has=page.locator("input[value='C']")).click()
+    status = page.locator(f"#save-{second}")
+    expect(status).to_have_attribute("data-state", "failed", timeout=20_000)
+    expect(status).to_contain_text("Not saved: the server cannot be reached.")
+    assert not Answer.objects.filter(question_id=second).exists()
+    pages.screenshot(page, "exam-save-failed")
+
+    # Back online: "Try again" saves the choice still selected.
+    failures["left"] = 0
+    status.get_by_role("button", name="Try again").click()
+    expect(status).to_have_text("Saved")
+    assert Answer.objects.get(question_id=second).selected_option == "C"

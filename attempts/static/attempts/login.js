@@ -14,6 +14,12 @@
     }
   }
 
+  function showNextHint(text) {
+    const hint = document.getElementById("login-next");
+    hint.textContent = text;
+    hint.hidden = false;
+  }
+
   function showSignedIn(record) {
     document.getElementById("login-form").hidden = true;
     document.getElementById("login-done").hidden = false;
@@ -28,6 +34,7 @@
     const button = document.getElementById("login-submit");
     const existing = window.ExamAuth.load();
     if (existing) showSignedIn(existing);
+    else if (safeNext()) showNextHint("Sign in to continue to " + safeNext());
     document.getElementById("username").focus();
 
     form.addEventListener("submit", async (event) => {
