@@ -43,12 +43,21 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         """The socket took a renewed token; `self.user` is fresh from the database."""
 
     async def on_closing(self) -> None:
-        """The socket is about to close: stop pushing to it."""
+        """The socket is closing or gone: stop pushing to it (may run more than once; must not suspend)."""
 
     async def leave(self) -> None:
         """The connection is gone: leave the groups joined in `open()`."""
 
     # --- Channels plumbing ------------------------------------------------------------
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the server cancels the consumer without a disconnect message: the
+            # ticker must never keep pushing to a socket that is gone.
+            self._mark_closed()
+            await self.on_closing()
 
     async def dispatch(self, message):
         # Channels 4.2+ hops to the database thread before every handler to close stale

@@ -45,8 +45,11 @@ async def test_tick_on_connect_then_once_a_second_with_remaining_falling(attempt
     for _ in range(3):
         ticks.append((await frame_of_type(comm, "tick", timeout=2.0), time.monotonic()))
     values = [frame["remaining_seconds"] for frame, _ in ticks]
-    assert values == sorted(values, reverse=True)
-    assert values[-1] == values[-2] - 1 == values[-3] - 2  # one second less per tick
+    steps = [earlier - later for earlier, later in itertools.pairwise(values)]
+    # One second less per tick; a step reads 0 or 2 only when the key's expiry falls within
+    # the loop's few milliseconds of jitter of a sampling instant.
+    assert all(step in (0, 1, 2) for step in steps) and 1 <= sum(steps) <= 3, values
+    assert steps.count(1) >= 1 or sorted(steps) == [0, 2], values
     gaps = [later - earlier for (_, earlier), (_, later) in itertools.pairwise(ticks)]
     assert all(abs(gap - 1.0) < SECOND_TOLERANCE for gap in gaps), gaps
     await comm.disconnect()

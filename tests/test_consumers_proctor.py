@@ -1,0 +1,149 @@
+"""ProctorConsumer: staff only, a snapshot on connect, then the four events as they happen."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from attempts import services
+from attempts.models import Attempt
+from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.wsclient import (
+    async_test,
+    frame_of_type,
+    next_frame,
+    next_output,
+    open_socket,
+    proctor_path,
+    short_lived_token,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _start(user, exam_id: int) -> Attempt:
+    return services.attempt_start(user=user, exam_id=exam_id).attempt
+
+
+def _ended_long_ago(exam, user) -> Attempt:
+    attempt = _start(user, exam.pk)
+    services.attempt_submit(user=user, attempt_id=attempt.pk)
+    Attempt.objects.filter(pk=attempt.pk).update(ended_at=timezone.now() - timedelta(hours=2))
+    return attempt
+
+
+@async_test
+async def test_snapshot_lists_ongoing_and_recently_ended_attempts_only(exam, student, other_student, proctor):
+    ongoing = await database_sync_to_async(_start)(student, exam.pk)
+    question = await database_sync_to_async(lambda: exam.questions.order_by("id").first())()
+    await database_sync_to_async(services.answer_save)(
+        user=student, attempt_id=ongoing.pk, question_id=question.pk, selected_option="A"
+    )
+    recent = await database_sync_to_async(_start)(other_student, exam.pk)
+    await database_sync_to_async(services.attempt_submit)(user=other_student, attempt_id=recent.pk)
+    old = await database_sync_to_async(_ended_long_ago)(exam, await database_sync_to_async(make_user)())
+    other_exam = await database_sync_to_async(make_exam)()
+    elsewhere = await database_sync_to_async(_start)(student, other_exam.pk)
+
+    comm = await open_socket(proctor_path(exam.pk), proctor)
+    snapshot = await next_frame(comm)
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["exam_id"] == exam.pk
+    rows = {row["attempt_id"]: row for row in snapshot["attempts"]}
+    assert set(rows) == {ongoing.pk, recent.pk}
+    assert old.pk not in rows and elsewhere.pk not in rows
+
+    row = rows[ongoing.pk]
+    assert row["user"] == {"id": student.pk, "username": student.username}
+    assert row["status"] == "ongoing"
+    assert 3590 <= row["remaining_seconds"] <= 3600
+    assert (row["answered"], row["total_questions"]) == (1, 4)
+    assert row["started_at"] and row["deadline_at"]
+    assert rows[recent.pk]["status"] == "completed"
+    assert rows[recent.pk]["remaining_seconds"] == 0
+    await comm.disconnect()
+
+
+def _rest(user, method: str, path: str, data=None):
+    response = getattr(api_client(user), method)(path, data, format="json")
+    assert response.status_code in (200, 201), response.content
+    return response.json()
+
+
+@async_test
+async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student, other_student, proctor):
+    comm = await open_socket(proctor_path(exam.pk), proctor)
+    assert (await next_frame(comm)) == {"type": "snapshot", "exam_id": exam.pk, "attempts": []}
+
+    started = await database_sync_to_async(_rest)(student, "post", f"/api/exam/timer/start/{exam.pk}/")
+    attempt_id = started["attempt_id"]
+    frame = await frame_of_type(comm, "attempt_started")
+    assert (frame["attempt_id"], frame["status"], frame["answered"]) == (attempt_id, "ongoing", 0)
+    assert frame["user"]["username"] == student.username
+
+    question = await database_sync_to_async(lambda: exam.questions.order_by("id").first())()
+    await database_sync_to_async(_rest)(
+        student,
+        "post",
+        "/api/exam/timer/submit-answer/",
+        {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": question.correct_option},
+    )
+    frame = await frame_of_type(comm, "answer_saved")
+    assert frame == {"type": "answer_saved", "attempt_id": attempt_id, "status": "ongoing", "answered": 1}
+
+    await database_sync_to_async(_rest)(student, "post", f"/api/exam/timer/submit/{attempt_id}/")
+    frame = await frame_of_type(comm, "attempt_submitted")
+    assert (frame["attempt_id"], frame["status"], frame["score"], frame["percentage"]) == (
+        attempt_id,
+        "completed",
+        1,
+        25.0,
+    )
+
+    late = await database_sync_to_async(_start)(other_student, exam.pk)
+    await frame_of_type(comm, "attempt_started")
+    await database_sync_to_async(set_deadline)(late, -0.01)
+    assert await database_sync_to_async(services.attempt_expire)(attempt_id=late.pk)
+    frame = await frame_of_type(comm, "attempt_timeout")
+    assert (frame["attempt_id"], frame["status"], frame["score"], frame["percentage"]) == (late.pk, "timeout", 0, 0.0)
+    await comm.disconnect()
+
+
+@async_test
+async def test_a_student_is_refused_with_4403(exam, student):
+    comm = await open_socket(proctor_path(exam.pk), student)
+    assert (await next_output(comm)) == {"close": 4403}
+    await comm.disconnect()
+
+
+@async_test
+async def test_an_unknown_exam_is_refused_with_4404(proctor):
+    comm = await open_socket(proctor_path(987654321), proctor)
+    assert (await next_output(comm)) == {"close": 4404}
+    await comm.disconnect()
+
+
+@async_test
+async def test_no_token_is_refused_with_4401(exam):
+    comm = await open_socket(proctor_path(exam.pk))
+    assert (await next_output(comm)) == {"close": 4401}
+    await comm.disconnect()
+
+
+@async_test
+async def test_ping_sync_and_token_expiry_work_on_the_dashboard_too(exam, proctor):
+    token = await database_sync_to_async(short_lived_token)(proctor, 2)
+    comm = await open_socket(proctor_path(exam.pk), token=token)
+    assert (await next_frame(comm))["type"] == "snapshot"
+    await comm.send_json_to({"type": "ping"})
+    assert (await next_frame(comm)) == {"type": "pong"}
+    await comm.send_json_to({"type": "sync"})
+    assert (await next_frame(comm))["type"] == "snapshot"
+    started = time.monotonic()
+    assert (await next_output(comm, timeout=4.0)) == {"close": 4401}
+    assert time.monotonic() - started < 3.0
+    await comm.disconnect()

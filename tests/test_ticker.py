@@ -1,0 +1,137 @@
+"""The per-process ticker: one pipelined Redis read a second for all sockets, and its safety nets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+
+from attempts import services, timer
+from realtime.ticker import get_ticker
+from tests.factories import set_deadline
+from tests.redis_server import private_redis, unreachable_redis
+from tests.waiting import async_wait_until
+from tests.wsclient import async_test, attempt_path, close_code, frame_of_type, next_frame, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ATTEMPTS = 25
+SOCKETS_PER_ATTEMPT = 2  # two tabs each: still one PTTL per attempt per second
+PASSES_MEASURED = 3
+
+
+@pytest.fixture
+def attempt(exam, student):
+    return services.attempt_start(user=student, exam_id=exam.pk).attempt
+
+
+def _start_attempts(exam, count: int) -> list:
+    # Users without a password: hashing 25 passwords would take seconds, and sockets need only tokens.
+    users = [get_user_model().objects.create(username=f"ticker-student-{n}") for n in range(count)]
+    return [services.attempt_start(user=user, exam_id=exam.pk).attempt for user in users]
+
+
+@async_test
+async def test_one_pipelined_redis_round_trip_per_second_for_all_sockets(exam, settings):
+    with private_redis(settings) as server:  # commandstats of a server that only this test uses
+        attempts = await database_sync_to_async(_start_attempts)(exam, ATTEMPTS)
+        sockets = []
+        for attempt in attempts:
+            for _ in range(SOCKETS_PER_ATTEMPT):
+                comm = await open_socket(attempt_path(attempt.pk), attempt.user)
+                assert (await next_frame(comm))["type"] == "tick"
+                sockets.append(comm)
+        ticker = get_ticker()
+        assert ticker.socket_count == ATTEMPTS * SOCKETS_PER_ATTEMPT
+
+        # Start counting right after a pass, so that no pass straddles either end of the window.
+        passes_before = ticker.passes
+        await async_wait_until(lambda: _true(ticker.passes > passes_before), timeout=3, what="a ticker pass")
+        redis = server.client()
+        redis.config_resetstat()
+        passes_at_start, trips_at_start = ticker.passes, ticker.redis_round_trips
+        await async_wait_until(
+            lambda: _true(ticker.passes >= passes_at_start + PASSES_MEASURED),
+            timeout=PASSES_MEASURED + 2,
+            what=f"{PASSES_MEASURED} ticker passes",
+        )
+        stats = redis.info("commandstats")
+        passes = ticker.passes - passes_at_start
+        round_trips = ticker.redis_round_trips - trips_at_start
+
+        assert passes == PASSES_MEASURED
+        assert round_trips == passes  # one pipelined read per second, whatever the number of sockets
+        assert stats["cmdstat_pttl"]["calls"] == ATTEMPTS * passes  # one PTTL per attempt, not per socket
+        others = {name for name in stats if not name.startswith(("cmdstat_pttl", "cmdstat_config", "cmdstat_info"))}
+        assert not others, stats  # nothing else: no per-socket reads, no writes
+
+        for comm in sockets:  # and every socket got every tick
+            for _ in range(passes):
+                assert (await frame_of_type(comm, "tick", timeout=1.0))["type"] == "tick"
+        await asyncio.gather(*(comm.disconnect() for comm in sockets))
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+@async_test
+async def test_the_loop_runs_only_while_sockets_are_connected(attempt, student):
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)
+    ticker = get_ticker()
+    assert ticker.running and ticker.socket_count == 1
+    await comm.disconnect()
+    assert ticker.socket_count == 0
+    await async_wait_until(lambda: _true(not ticker.running), timeout=2, what="the ticker loop to stop")
+
+    again = await open_socket(attempt_path(attempt.pk), student)  # and starts again with the next socket
+    await next_frame(again)
+    assert ticker.running
+    assert (await frame_of_type(again, "tick", timeout=2.0))["attempt_id"] == attempt.pk
+    await again.disconnect()
+
+
+@async_test
+async def test_a_lost_timer_is_restored_once_and_the_countdown_goes_on(attempt, student, caplog):
+    caplog.set_level(logging.WARNING, logger="attempts.services")
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)
+
+    await database_sync_to_async(timer.clear)(attempt.pk)  # as if Redis had been flushed
+    await async_wait_until(
+        database_sync_to_async(lambda: timer.remaining(attempt.pk) is not None), timeout=3, what="the timer restored"
+    )
+    tick = await frame_of_type(comm, "tick", timeout=2.0)
+    assert 3590 <= tick["remaining_seconds"] <= 3600  # the student lost nothing
+    lost = [r for r in caplog.records if "was lost" in r.getMessage()]
+    assert len(lost) == 1, [r.getMessage() for r in lost]
+    await comm.disconnect()
+
+
+@async_test
+async def test_with_redis_unreachable_ticks_come_from_the_deadline_and_resume_after(attempt, student, settings, caplog):
+    caplog.set_level(logging.WARNING, logger="realtime.ticker")
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)
+    with unreachable_redis(settings):
+        during = [await frame_of_type(comm, "tick", timeout=2.0) for _ in range(2)]
+    assert all(3590 <= frame["remaining_seconds"] <= 3600 for frame in during)
+    assert any("unreachable" in r.getMessage() for r in caplog.records)
+    after = await frame_of_type(comm, "tick", timeout=2.0)
+    assert after["remaining_seconds"] <= during[-1]["remaining_seconds"]
+    await comm.disconnect()
+
+
+@async_test
+async def test_with_redis_unreachable_a_due_attempt_still_times_out(attempt, student, settings):
+    await database_sync_to_async(set_deadline)(attempt, 1.5)
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)
+    with unreachable_redis(settings):
+        assert (await frame_of_type(comm, "timeout", timeout=4.0))["status"] == "timeout"
+        assert await close_code(comm) == 4408
+    await comm.disconnect()
