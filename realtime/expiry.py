@@ -56,6 +56,7 @@ class ExpiryWorker:
         self._backoff = 0.5
         self._run_id: str | None = None
         self._notifications_ok = True
+        self._subscribed_before = False
 
     def start_up(self) -> bool:
         """Wait for Redis, then make sure it sends expired-key events; False if stopped first.
@@ -72,6 +73,8 @@ class ExpiryWorker:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             logger.info("expired-key events: %s; channel %s", how, timer.expired_channel())
+            # Known from here on: a restart after this point is seen as a change of run_id.
+            self._run_id = self._guarded("start-up", restorer.redis_run_id)
             return True
         return False
 
@@ -125,9 +128,13 @@ class ExpiryWorker:
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
             return
         self._backoff = 0.5
-        # Events sent while we were not subscribed are gone, and Redis may have restarted.
+        # Events sent while we were not subscribed are gone, and Redis may have restarted
+        # (losing keys, and the CONFIG SET of notify-keyspace-events unless it was saved).
         self._next_sweep = 0.0
         self._next_restore = 0.0
+        if self._subscribed_before:
+            self._guarded("notifications check", self._recheck_notifications)
+        self._subscribed_before = True
 
     def _sweep(self) -> None:
         more = self._guarded("sweep", lambda: sweeper.sweep()[1])

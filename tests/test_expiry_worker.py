@@ -11,9 +11,11 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
@@ -57,6 +59,7 @@ class WorkerThreads:
             raise
 
     def close(self) -> None:
+        """Stop every worker and wait for it (again: a no-op)."""
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=10)
@@ -240,49 +243,59 @@ def test_turns_expired_events_on_keeping_other_flags(settings):
         assert set(flags) >= {"K", "$", "E", "x"}
 
 
-class ConfigLessRedis:
-    """A private redis-server whose CONFIG command is disabled, as on managed Redis."""
+class OwnRedis:
+    """A private redis-server of this test: restartable on its port, CONFIG disabled on request."""
 
-    def __init__(self, notify_keyspace_events: str) -> None:
+    def __init__(self, notify_keyspace_events: str, *, config_allowed: bool = True) -> None:
         self.port = free_port()
-        self.dir = tempfile.TemporaryDirectory(prefix="test-redis-noconfig-")
-        self.process = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port", str(self.port),
-                "--bind", "127.0.0.1",
-                "--save", "",
-                "--appendonly", "no",
-                "--dir", self.dir.name,
-                "--notify-keyspace-events", notify_keyspace_events,
-                "--rename-command", "CONFIG", "",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
         self.url = f"redis://127.0.0.1:{self.port}/1"
+        self.config_allowed = config_allowed
+        self.process: subprocess.Popen | None = None
+        self.start(notify_keyspace_events)
+
+    def start(self, notify_keyspace_events: str) -> None:
+        self.dir = tempfile.TemporaryDirectory(prefix="test-redis-worker-")
+        argv = [
+            shutil.which("redis-server") or "redis-server",
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.dir.name,
+            "--notify-keyspace-events", notify_keyspace_events,
+        ]  # fmt: skip
+        if not self.config_allowed:
+            argv += ["--rename-command", "CONFIG", ""]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._answers, timeout=10, what="the private redis-server")
 
-    def _answers(self) -> bool:
-        import redis
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, socket_timeout=1, decode_responses=True)
 
+    def _answers(self) -> bool:
         try:
-            return bool(redis.Redis.from_url(self.url, socket_timeout=1).ping())
+            return bool(self.client().ping())
         except redis.ConnectionError:
             return False
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
         self.dir.cleanup()
+
+    def restart(self, notify_keyspace_events: str) -> None:
+        """Stop and start on the same port: every key is lost, and so is any CONFIG SET."""
+        self.stop()
+        self.start(notify_keyspace_events)
 
 
 @pytest.fixture
-def configless_redis():
-    servers: list[ConfigLessRedis] = []
+def own_redis():
+    servers: list[OwnRedis] = []
 
-    def start(flags: str) -> ConfigLessRedis:
-        servers.append(ConfigLessRedis(flags))
+    def start(flags: str, *, config_allowed: bool = True) -> OwnRedis:
+        servers.append(OwnRedis(flags, config_allowed=config_allowed))
         return servers[-1]
 
     yield start
@@ -290,8 +303,51 @@ def configless_redis():
         server.stop()
 
 
-def test_refuses_to_start_when_events_are_off_and_config_is_forbidden(configless_redis):
-    server = configless_redis("")
+@contextmanager
+def timers_on(settings, server: OwnRedis):
+    """Timers on `server` inside the block; back on the shared Redis before fixtures clean up there."""
+    shared, settings.REDIS_URL = settings.REDIS_URL, server.url
+    try:
+        yield server
+    finally:
+        settings.REDIS_URL = shared
+
+
+def test_survives_a_redis_restart_restoring_timers_and_expired_events(
+    settings, workers, expiry_log, own_redis, exam, student
+):
+    server = own_redis("Ex")
+    with timers_on(settings, server):
+        try:
+            attempt = start_attempt(student, exam)
+            set_deadline(attempt, 60)
+            # The periodic restore is far away: after the restart, the worker must notice by itself.
+            workers.start(restore_interval=600)
+            wait_until(lambda: any("ready" in line for line in expiry_log()), timeout=5, what="the worker")
+            server.restart("")  # keys gone, expired-key events off
+
+            seconds = wait_until(lambda: timer.remaining(attempt.pk), timeout=10, what="the timer to be restored")
+            assert 55 <= seconds <= 60
+            flags = wait_until(
+                lambda: server.client().config_get("notify-keyspace-events")["notify-keyspace-events"],
+                timeout=5,
+                what="expired-key events to be turned back on",
+            )
+            assert {"E", "x"} <= set(flags)
+
+            set_deadline(attempt, 1.0)
+
+            def timed_out():
+                timer.remaining(attempt.pk)
+                return Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.TIMEOUT).exists()
+
+            wait_until(timed_out, timeout=5, what="the attempt to time out after the restart")
+        finally:
+            workers.close()  # before the timers go back to the shared Redis
+
+
+def test_refuses_to_start_when_events_are_off_and_config_is_forbidden(own_redis):
+    server = own_redis("", config_allowed=False)
     result = subprocess.run(
         [sys.executable, "manage.py", "expiry_worker"],
         cwd=ROOT,
@@ -307,18 +363,13 @@ def test_refuses_to_start_when_events_are_off_and_config_is_forbidden(configless
     assert "parameter group" in result.stderr  # says where to set it on managed Redis
 
 
-def test_starts_without_config_when_the_operator_turned_events_on(settings, configless_redis):
-    server = configless_redis("Ex")
-    shared, settings.REDIS_URL = settings.REDIS_URL, server.url
-    try:
+def test_starts_without_config_when_the_operator_turned_events_on(settings, own_redis):
+    with timers_on(settings, own_redis("Ex", config_allowed=False)):
         assert ensure_expired_events().startswith("confirmed by a probe key")
-    finally:
-        # Back before the timer-prefix fixture cleans up, which it does on the shared server.
-        settings.REDIS_URL = shared
 
 
-def test_stops_cleanly_on_sigterm(configless_redis):
-    server = configless_redis("Ex")
+def test_stops_cleanly_on_sigterm(own_redis):
+    server = own_redis("Ex")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "expiry_worker"],
         cwd=ROOT,
