@@ -391,7 +391,7 @@
     clock.set(0);
     setLocked(true);
     el("submit-exam").textContent = kind === "timeout" ? "Time is over" : "Submitted";
-    showConnection("ended", kind === "timeout" ? "Exam time has expired" : "Exam submitted");
+    showConnection(kind === "timeout" ? "ended" : "done", kind === "timeout" ? "Exam time has expired" : "Exam submitted");
     updateLeaveGuard();
   }
 
@@ -586,7 +586,8 @@
   function showRemembered(memory) {
     state.attemptId = memory.attemptId;
     el("exam-title").textContent = memory.title || "Exam finished";
-    showConnection("ended", memory.result.status === "timeout" ? "Exam time has expired" : "Exam submitted");
+    const timedOut = memory.result.status === "timeout";
+    showConnection(timedOut ? "ended" : "done", timedOut ? "Exam time has expired" : "Exam submitted");
     state.over = true;
     state.endKind = memory.result.status === "timeout" ? "timeout" : "completed";
     showResult(memory.result, { fromMemory: true });

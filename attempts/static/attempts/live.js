@@ -104,12 +104,6 @@
       if (this.isOpen()) this.socket.send(JSON.stringify(frame));
     }
 
-    /** Reconnect now, e.g. to get a fresh first frame. */
-    restart() {
-      this.failures = 0;
-      this.connectNow();
-    }
-
     stop() {
       this.stopped = true;
       clearTimeout(this.retryTimer);

@@ -16,6 +16,7 @@
   const rows = new Map(); // attempt id -> row state
   let socket = null;
   let synced = false;
+  let resyncAsked = false; // one `sync` at a time: an event storm must not ask for a storm of snapshots
 
   function formatSeconds(total) {
     const hours = Math.floor(total / 3600);
@@ -48,6 +49,7 @@
   function handleFrame(frame) {
     switch (frame.type) {
       case "snapshot":
+        resyncAsked = false;
         rows.clear();
         (frame.attempts || []).forEach((data) => rows.set(data.attempt_id, rowFrom(data)));
         synced = true;
@@ -60,7 +62,7 @@
       case "answer_saved": {
         const row = rows.get(frame.attempt_id);
         if (!row) {
-          socket.restart(); // a row we never saw: a fresh snapshot brings it, with its student
+          resync(); // a row we never saw: a fresh snapshot brings it, with its student
           return;
         }
         row.answered = frame.answered;
@@ -71,7 +73,7 @@
       case "attempt_timeout": {
         const row = rows.get(frame.attempt_id);
         if (!row) {
-          socket.restart();
+          resync();
           return;
         }
         row.status = frame.status || (frame.type === "attempt_timeout" ? "timeout" : "completed");
@@ -85,7 +87,14 @@
     render();
   }
 
+  function resync() {
+    if (resyncAsked) return;
+    resyncAsked = true;
+    socket.send({ type: "sync" });
+  }
+
   function handleClose(code) {
+    resyncAsked = false;
     if (code === 4403) {
       showStaffOnly();
       return "stop";
