@@ -12,7 +12,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from realtime.auth import JWTAuthMiddleware  # noqa: E402
+from realtime.daphne_close_codes import allow_protocol_close_codes  # noqa: E402
 from routing import websocket_urlpatterns  # noqa: E402
+
+allow_protocol_close_codes()  # SPEC: 1009 for frames over 4 KiB; 1008 for a flooding client
 
 application = ProtocolTypeRouter(
     {
