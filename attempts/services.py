@@ -114,9 +114,20 @@ def attempt_time_left(*, attempt: Attempt) -> int:
     return seconds
 
 
+def _lock_attempt_row(attempt_id: int) -> None:
+    """Lock the attempt's row through its primary key, first thing in every transition.
+
+    A conditional UPDATE alone may reach the row through the (status, deadline_at) index and
+    then wait for the primary key that another transition holds while it waits for that index
+    entry: MySQL/MariaDB then kills one of them with a deadlock (error 1213). One lock order, none.
+    """
+    Attempt.objects.select_for_update().filter(pk=attempt_id).values_list("pk", flat=True).first()
+
+
 def attempt_expire(*, attempt_id: int) -> bool:
     """Mark a due attempt timed out and score it; True only for the one caller that did it."""
     with transaction.atomic():
+        _lock_attempt_row(attempt_id)
         changed = Attempt.objects.filter(
             pk=attempt_id,
             status=Attempt.Status.ONGOING,
@@ -143,6 +154,7 @@ def attempt_submit(*, user, attempt_id: int) -> SubmitResult:
     submitted = False
     if attempt.status == Attempt.Status.ONGOING:
         with transaction.atomic():
+            _lock_attempt_row(attempt.pk)
             now = timezone.now()
             submitted = bool(
                 Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.ONGOING, deadline_at__gt=now).update(
