@@ -135,6 +135,13 @@ class ServerProcess:
         state = "running" if self.alive() else f"exited with {self.process.returncode}"
         return f"----- {self.name} ({self.kind}, {state}) {self.log_path} -----\n{text}"
 
+    def kill(self) -> int | None:
+        """SIGKILL, as a crash or the OOM killer ends a process: no cleanup of any kind; returns the exit code."""
+        if self.alive():
+            self.process.kill()
+            self.process.wait(timeout=STOP_SECONDS)
+        return self.process.returncode
+
     def stop(self, timeout: float = STOP_SECONDS) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`; returns the exit code."""
         if self.alive():
@@ -172,9 +179,11 @@ class Cluster:
         (self.webs if kind == "web" else self.workers).append(server)
         return server
 
-    def start_web(self, *, name: str | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-        """Start one daphne process on a free port; returns once its /healthz answers 200."""
-        server = self._spawn_web(name=name, env=env)
+    def start_web(
+        self, *, name: str | None = None, env: dict[str, str] | None = None, port: int | None = None
+    ) -> ServerProcess:
+        """Start one daphne process on `port` (default: a free one); returns once its /healthz answers 200."""
+        server = self._spawn_web(name=name, env=env, port=port)
         self._wait_web(server)
         return server
 
@@ -200,8 +209,10 @@ class Cluster:
             self._wait_worker(server)
         return servers
 
-    def _spawn_web(self, *, name: str | None = None, env: dict[str, str] | None = None) -> ServerProcess:
-        port = free_port()
+    def _spawn_web(
+        self, *, name: str | None = None, env: dict[str, str] | None = None, port: int | None = None
+    ) -> ServerProcess:
+        port = port or free_port()
         name = name or f"web{len(self.webs) + 1}"
         argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "examsite.asgi:application"]
         return self._spawn(name, "web", argv, env or {}, port=port)
