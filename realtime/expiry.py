@@ -2,8 +2,9 @@
 
 Three paths lead to `services.attempt_expire`, which is idempotent, so any number of
 workers may run: the notification path is prompt when Redis deletes a key on time; the
-sweep (every SWEEP_INTERVAL) catches what Redis announces late or while nobody listened;
-the restorer writes back timers Redis lost. Each part survives outages of Redis and the
+sweep (at the next deadline in the database, and at least every SWEEP_INTERVAL) catches
+what Redis announces late or while nobody listened; the restorer writes back timers Redis
+lost. Each part survives outages of Redis and the
 database on its own: it logs, waits a little, and tries again.
 """
 
@@ -24,6 +25,8 @@ logger = logging.getLogger("realtime.expiry")
 
 # "At least once a second" with room to spare: the query is one range scan of attempt_due_idx.
 SWEEP_INTERVAL = 0.5
+# Wake just after a deadline, not a hair before it: attempt_expire wants deadline_at <= now.
+DEADLINE_MARGIN_SECONDS = 0.005
 # Lost timers are rare (Redis restart or flush); a restart is caught at once through run_id.
 RESTORE_INTERVAL = 15.0
 # Notifications handled per round: the rest wait in the socket buffer for the next round.
@@ -45,8 +48,11 @@ class ExpiryWorker:
         stop: threading.Event | None = None,
         sweep_interval: float = SWEEP_INTERVAL,
         restore_interval: float = RESTORE_INTERVAL,
+        follow_deadlines: bool = True,
     ) -> None:
+        """`follow_deadlines=False` sweeps on the interval only (tests of the notification path use it)."""
         self.stop = stop or threading.Event()
+        self.follow_deadlines = follow_deadlines
         self.sweep_interval = sweep_interval
         self.restore_interval = restore_interval
         self._listener = ExpiredKeyListener()
@@ -138,8 +144,15 @@ class ExpiryWorker:
 
     def _sweep(self) -> None:
         more = self._guarded("sweep", lambda: sweeper.sweep()[1])
-        # A backlog (mass timeout) is worked off round after round, between notifications.
-        self._next_sweep = time.monotonic() + (0 if more else self.sweep_interval)
+        wait = self.sweep_interval
+        if more:
+            wait = 0.0  # a backlog (mass timeout) is worked off round after round, between notifications
+        elif self.follow_deadlines:
+            # Wake at the next deadline itself: no notification needed, however late Redis is.
+            upcoming = self._guarded("sweep", sweeper.seconds_to_next_deadline)
+            if upcoming is not None:
+                wait = min(wait, upcoming + DEADLINE_MARGIN_SECONDS)
+        self._next_sweep = time.monotonic() + wait
 
     def _restore_if_due(self) -> None:
         run_id = self._guarded("restore", restorer.redis_run_id)

@@ -48,6 +48,18 @@ def sweep(*, batch: int = SWEEP_BATCH, budget_seconds: float = SWEEP_BUDGET_SECO
             return expired, True
 
 
+def seconds_to_next_deadline() -> float | None:
+    """Seconds until the earliest deadline of an ongoing attempt still ahead (index attempt_due_idx), or None."""
+    now = timezone.now()
+    upcoming = (
+        Attempt.objects.filter(status=Attempt.Status.ONGOING, deadline_at__gt=now)
+        .order_by("deadline_at")
+        .values_list("deadline_at", flat=True)
+        .first()
+    )
+    return None if upcoming is None else (upcoming - now).total_seconds()
+
+
 def ongoing_due_among(attempt_ids: Iterable[int]) -> list[tuple[int, datetime]]:
     """(id, deadline) of those of `attempt_ids` that are still ongoing with their deadline passed."""
     ids = list(attempt_ids)
