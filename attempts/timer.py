@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 import uuid
 import weakref
 from collections.abc import Iterable
@@ -136,11 +137,16 @@ def async_client() -> redis.asyncio.Redis:
     return per_loop[url]
 
 
-async def aremaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
-    """`remaining_many` for an event loop: one pipelined round trip that never blocks the loop."""
+async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = None) -> dict[int, int | None]:
+    """`remaining_many` for an event loop: one pipelined round trip that never blocks the loop.
+
+    With `as_of` (Unix seconds, a moment just past), the seconds left at that moment: a read
+    that a busy loop made late still reports the second it was meant for.
+    """
     ids = list(attempt_ids)
     if not ids:
         return {}
+    late_ms = 0 if as_of is None else max(0, math.floor((time.time() - as_of) * 1000))
     try:
         async with async_client().pipeline(transaction=False) as pipe:
             for attempt_id in ids:
@@ -148,7 +154,10 @@ async def aremaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
             replies = await pipe.execute()
     except (*REDIS_ERRORS, OSError) as exc:
         raise TimerUnavailable(str(exc)) from exc
-    return {attempt_id: _seconds_from_ms(ms) for attempt_id, ms in zip(ids, replies, strict=True)}
+    return {
+        attempt_id: _seconds_from_ms(ms + late_ms if ms >= 0 else ms)
+        for attempt_id, ms in zip(ids, replies, strict=True)
+    }
 
 
 @_guarded

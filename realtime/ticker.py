@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # A missing timer is settled once; if it is still missing, it is looked at again only this
 # often, so a broken attempt costs one database trip per this many seconds, not one a second.
 SETTLE_RETRY_SECONDS = 10.0
+# A pass slower than this leaves little of its second to the sockets' other work: worth a log line.
+SLOW_PASS_SECONDS = 0.5
 
 
 class TickTarget(Protocol):
@@ -110,9 +112,16 @@ class Ticker:
                 await self._sleep_to_next_second()
                 if not self._targets:
                     return  # restarted by the next register(); nothing to do until then
+                started = time.monotonic()
                 try:
-                    await self._tick({attempt_id: set(targets) for attempt_id, targets in self._targets.items()})
+                    await self._tick(
+                        {attempt_id: set(targets) for attempt_id, targets in self._targets.items()},
+                        as_of=self._last_slot,
+                    )
                     self.passes += 1
+                    took = time.monotonic() - started
+                    if took > SLOW_PASS_SECONDS:
+                        logger.warning("ticker pass took %.2f s for %d sockets", took, self.socket_count)
                 except Exception:
                     logger.exception("ticker pass failed; trying again next second")
         finally:
@@ -127,8 +136,8 @@ class Ticker:
             await asyncio.sleep(delay)
         self._last_slot = slot
 
-    async def _tick(self, targets: dict[int, set[TickTarget]]) -> None:
-        remaining = await self._remaining(list(targets))
+    async def _tick(self, targets: dict[int, set[TickTarget]], *, as_of: float | None = None) -> None:
+        remaining = await self._remaining(list(targets), as_of=as_of)
         for attempt_id, seconds in remaining.items():
             if seconds is None:
                 self._settle_soon(attempt_id)
@@ -141,10 +150,12 @@ class Ticker:
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
 
-    async def _remaining(self, attempt_ids: list[int]) -> dict[int, int | None]:
+    async def _remaining(self, attempt_ids: list[int], *, as_of: float | None) -> dict[int, int | None]:
         """Seconds left per attempt from Redis, or from the cached deadlines while Redis is down."""
         try:
-            remaining = await timer.aremaining_many(attempt_ids)
+            # As of the whole second this pass belongs to: a pass that a busy loop started late
+            # must not make the countdown stutter (the same value twice, then a skip).
+            remaining = await timer.aremaining_many(attempt_ids, as_of=as_of)
         except timer.TimerUnavailable as exc:
             if not self._redis_down:
                 logger.warning("timer Redis unreachable (%s); ticking from deadline_at until it answers", exc)
