@@ -31,6 +31,7 @@ def expire_each(rows: Iterable[tuple[int, datetime]], *, path: str) -> int:
 
 def _expire_one(row: tuple[int, datetime], *, path: str) -> bool:
     attempt_id, deadline_at = row
+    _drop_dead_connection()
     try:
         # One transaction per attempt: a mass timeout never holds thousands of row locks,
         # and each attempt's events go out as soon as its own commit is done.
@@ -42,6 +43,15 @@ def _expire_one(row: tuple[int, datetime], *, path: str) -> bool:
     late_ms = round((timezone.now() - deadline_at).total_seconds() * 1000)
     logger.info("expired attempt=%d late_ms=%d path=%s", attempt_id, late_ms, path)
     return True
+
+
+def _drop_dead_connection() -> None:
+    """Close this thread's database connection if the server dropped it (restart, wait_timeout)."""
+    # The pool's threads keep their connection from one batch to the next (no request cycle
+    # closes it): after a database restart its first query would fail with "Lost connection"
+    # or "server has gone away". One ping finds that out first (tests/faults/test_mariadb_restart.py).
+    if connection.connection is not None and not connection.is_usable():
+        connection.close()
 
 
 @cache

@@ -95,3 +95,12 @@ def tick_error(tick: Tick, deadline: float) -> float:
     above the true value (plus the time the frame took to arrive).
     """
     return tick.remaining_seconds - (deadline - tick.at)
+
+
+async def until(predicate, timeout: float, what: str) -> None:
+    """The asyncio wait for a plain (not awaitable) condition, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        await asyncio.sleep(0.05)

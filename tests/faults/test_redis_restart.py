@@ -18,7 +18,7 @@ from attempts.models import Attempt
 from tests.e2e.clients import rest
 from tests.factories import access_token_for, make_exam, set_deadline
 from tests.faults.bulk import bulk_users
-from tests.faults.sockets import AttemptWatcher, tick_error
+from tests.faults.sockets import AttemptWatcher, tick_error, until
 from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,7 @@ def test_redis_restarted_empty_mid_exam(private_redis, cluster):
             for number, attempt in enumerate(watched)
         ]
         tasks = [asyncio.create_task(watcher.run(stop)) for watcher in watchers]
-        await _until(lambda: all(watcher.ticks for watcher in watchers), 10, "a first tick on every socket")
+        await until(lambda: all(watcher.ticks for watcher in watchers), 10, "a first tick on every socket")
         restarted_at = time.time()
         await asyncio.to_thread(private_redis.restart)
         back_at = time.time()
@@ -71,8 +71,8 @@ def test_redis_restarted_empty_mid_exam(private_redis, cluster):
         assert (status, body.get("status")) == (200, "submitted"), body
         short_watchers = [watcher for watcher in watchers if watcher.attempt_id in {a.pk for a in short}]
         wait_for = max(deadline_of[a.pk] for a in short) - time.time() + 5
-        await _until(lambda: all(w.ended.is_set() for w in [*short_watchers, watchers[0]]), wait_for, "the ends")
-        await _until(lambda: time.time() > back_at + 4, 10, "a few more ticks")
+        await until(lambda: all(w.ended.is_set() for w in [*short_watchers, watchers[0]]), wait_for, "the ends")
+        await until(lambda: time.time() > back_at + 4, 10, "a few more ticks")
         stop.set()
         await asyncio.gather(*tasks)
         return watchers, restarted_at, back_at, timers_back_at, errors, submitted
@@ -119,14 +119,6 @@ def test_redis_restarted_empty_mid_exam(private_redis, cluster):
     assert max(gaps) <= LONGEST_TICK_GAP_SECONDS
     assert -TICK_SLACK_SECONDS <= min(tick_errors) and max(tick_errors) <= 1 + TICK_SLACK_SECONDS
     assert 0 <= min(timeout_delays) and max(timeout_delays) <= 1 + TICK_SLACK_SECONDS
-
-
-async def _until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def _wait_for_every_timer(attempts: list[Attempt]) -> float:

@@ -1,0 +1,168 @@
+"""MariaDB restarted under a running stack: the next requests, sockets and expiries work, with no "gone away".
+
+The stack (daphne and the expiry worker) runs on a private mariadbd that the test starts on
+a free port and restarts; the shared MariaDB on 3306 is never touched. Data is seeded by a
+subprocess (the test process may only write to its own test database) and checked with
+plain MySQLdb connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from attempts import timer
+from tests.e2e.clients import rest
+from tests.e2e.servers import ROOT, subprocess_env
+from tests.faults.sockets import AttemptWatcher, until
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+DATABASE = "examtimer_private"
+STUDENTS = 16
+DUE_AT_ONCE = 5  # due together, so that the worker expires them on several threads
+DUE_IN_SECONDS = 1.5
+EXPIRY_BOUND_SECONDS = 2.0  # the worker sweeps every 0.5 s; the issue asks 2 s without a socket
+# What a stale MySQL connection says; none of it may appear once the server is back.
+STALE_CONNECTION_SIGNS = ("gone away", "(2006", "(2013", "Lost connection", "sweep failed", "Exception inside")
+
+
+def test_mariadb_restarted_under_the_stack(private_mariadb, cluster):
+    url = private_mariadb.url(DATABASE)
+    with private_mariadb.connect() as connection:
+        connection.cursor().execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4")
+    env = subprocess_env(DATABASE_URL=url)
+    _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
+    seed = json.loads(_run([sys.executable, "-m", "tests.faults.seed_private_db", str(STUDENTS)], env).splitlines()[-1])
+    exam_id, questions = seed["exam_id"], seed["questions"]
+    tokens = [token for _, token in seed["students"]]
+    web = cluster.start_web(env={"DATABASE_URL": url})
+    worker = cluster.start_worker(env={"DATABASE_URL": url})
+
+    def start(student: int) -> int:
+        status, body = rest(web, "POST", f"/api/exam/timer/start/{exam_id}/", token=tokens[student])
+        assert status == 201, body
+        return body["attempt_id"]
+
+    def answer(student: int, attempt_id: int) -> int:
+        question_id, option = questions[0]
+        body = {"attempt_id": attempt_id, "question_id": question_id, "selected_option": option}
+        return rest(web, "POST", "/api/exam/timer/submit-answer/", token=tokens[student], body=body)[0]
+
+    # Before: five attempts expire together (the worker's threads all hold connections now).
+    before = {student: start(student) for student in range(DUE_AT_ONCE + 4)}
+    assert all(answer(student, attempt_id) == 200 for student, attempt_id in before.items())
+    first_batch = [before[student] for student in range(DUE_AT_ONCE)]
+    _make_due(private_mariadb, first_batch)
+    wait_until(lambda: _statuses(private_mariadb, first_batch) == {"timeout"}, timeout=10, what="the first batch")
+    watched = before[DUE_AT_ONCE]
+    web_log, worker_log = len(web.log()), len(worker.log())
+
+    # The restart, with a socket open through it.
+    async def across_the_restart():
+        stop = asyncio.Event()
+        watcher = AttemptWatcher(web, watched, tokens[DUE_AT_ONCE])
+        task = asyncio.create_task(watcher.run(stop))
+        await until(lambda: watcher.ticks, 10, "the first tick")
+        began = time.time()
+        await asyncio.to_thread(private_mariadb.restart)
+        back = time.time()
+        await until(lambda: watcher.ticks_after(back + 1.5), 10, "ticks after the restart")
+        stop.set()
+        await task
+        return watcher, began, back
+
+    watcher, began, back = asyncio.run(across_the_restart())
+
+    # After: the very first requests succeed, a new socket opens, a new batch expires on time.
+    results = {}
+    results["remaining"] = [
+        rest(web, "GET", f"/api/exam/timer/remaining/{before[s]}/", token=tokens[s])[0] for s in range(6, 9)
+    ]
+    results["answer"] = [answer(s, before[s]) for s in range(6, 9)]
+    results["submit"] = rest(web, "POST", f"/api/exam/timer/submit/{before[8]}/", token=tokens[8])
+    after = {student: start(student) for student in range(DUE_AT_ONCE + 4, 2 * DUE_AT_ONCE + 4)}
+    new_socket_tick = asyncio.run(_first_tick(web, before[7], tokens[7]))
+    second_batch = list(after.values())
+    due_at = _make_due(private_mariadb, second_batch)
+    wait_until(
+        lambda: _statuses(private_mariadb, second_batch) == {"timeout"},
+        timeout=DUE_IN_SECONDS + EXPIRY_BOUND_SECONDS + 5,
+        interval=0.02,
+        what="the second batch to time out after the restart",
+    )
+    expired_after = time.time() - due_at
+    new_log = web.log()[web_log:] + worker.log()[worker_log:]
+    stale = [line for line in new_log.splitlines() if any(sign in line for sign in STALE_CONNECTION_SIGNS)]
+
+    print(
+        f"\nmariadb restarted: down {back - began:.2f} s; then remaining {results['remaining']}, "
+        f"answers {results['answer']}, submit {results['submit'][0]} {results['submit'][1].get('status')}, "
+        f"{len(after)} starts 201, a new socket's tick {new_socket_tick}, "
+        f"{len(second_batch)} due at once expired {expired_after:.2f} s after their deadline; "
+        f"longest tick gap of the open socket {watcher.longest_gap(began, back + 1.5):.2f} s; "
+        f"stale-connection lines after the restart: {len(stale)}"
+    )
+    assert stale == [], "\n".join(stale[:20])
+    assert results["remaining"] == [200, 200, 200] and results["answer"] == [200, 200, 200]
+    assert results["submit"][0] == 200 and results["submit"][1]["status"] == "submitted"
+    assert results["submit"][1]["score"] == 1
+    assert new_socket_tick is not None
+    assert expired_after <= EXPIRY_BOUND_SECONDS
+    assert _scores(private_mariadb, first_batch + second_batch) == {1: DUE_AT_ONCE, 0: DUE_AT_ONCE}
+
+
+def _run(argv: list[str], env: dict[str, str]) -> str:
+    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"{argv} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _make_due(server, attempt_ids: list[int]) -> float:
+    """Move the deadlines of `attempt_ids` DUE_IN_SECONDS ahead, in the database and in Redis; returns it."""
+    deadline = datetime.now(UTC) + timedelta(seconds=DUE_IN_SECONDS)
+    with server.connect(DATABASE) as connection:
+        cursor = connection.cursor()
+        for attempt_id in attempt_ids:
+            cursor.execute(
+                "UPDATE attempts_attempt SET deadline_at = %s WHERE id = %s",
+                (deadline.replace(tzinfo=None), attempt_id),
+            )
+        connection.commit()
+    for attempt_id in attempt_ids:
+        timer.start(attempt_id, int(DUE_IN_SECONDS * 1000))
+    return deadline.timestamp()
+
+
+def _statuses(server, attempt_ids: list[int]) -> set[str]:
+    with server.connect(DATABASE) as connection:
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT status FROM attempts_attempt WHERE id IN ({','.join(map(str, attempt_ids))})")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _scores(server, attempt_ids: list[int]) -> dict[int, int]:
+    with server.connect(DATABASE) as connection:
+        cursor = connection.cursor()
+        ids = ",".join(map(str, attempt_ids))
+        cursor.execute(f"SELECT score, COUNT(*) FROM attempts_attempt WHERE id IN ({ids}) GROUP BY score")
+        return dict(cursor.fetchall())
+
+
+async def _first_tick(web, attempt_id: int, token: str) -> int | None:
+    stop = asyncio.Event()
+    watcher = AttemptWatcher(web, attempt_id, token)
+    task = asyncio.create_task(watcher.run(stop))
+    try:
+        await until(lambda: watcher.ticks, 5, "a new socket's first tick")
+    finally:
+        stop.set()
+        await task
+    return watcher.ticks[0].remaining_seconds
