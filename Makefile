@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := examsite.settings
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test install lint format
+.PHONY: run test install lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	scripts/install.sh
@@ -29,3 +29,9 @@ lint:
 format:
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## make bench: the benchmarks of bench/README.md (small sizes; larger ones with ARGS="--sockets 1000,5000,10000 ...").
+bench: install
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	DATABASE_URL=$${BENCH_DATABASE_URL:-mysql://root@127.0.0.1:3306/examtimer_bench} $(BIN)/python scripts/ensure_services.py
+	ulimit -n 30000 2>/dev/null || ulimit -n $$(ulimit -Hn); $(BIN)/python -m bench $(ARGS)

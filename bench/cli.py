@@ -1,0 +1,152 @@
+"""`make bench` / `python -m bench`: start the stack, run the phases of issue 6, write the report.
+
+Small sizes by default (a few minutes); the full run of issue 6 is
+
+    make bench ARGS="--sockets 1000,5000,10000 --fillers 10000,100000 --shared 10000 --starts 2000 --students 10000"
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import django
+
+from bench import machine, stack
+
+BENCH_DIR = Path(__file__).resolve().parent
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side")
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sockets", type=_sizes, default=[500, 1000], help="tick phase sizes (comma list)")
+    parser.add_argument("--tick-seconds", type=float, default=15, help="measured window per tick size")
+    parser.add_argument("--timeouts", type=int, default=100, help="attempts per spread-out timeout case")
+    parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
+    parser.add_argument("--fillers", type=_sizes, default=[10000], help="other live timers for the unconnected case")
+    parser.add_argument("--shared", type=int, default=1000, help="connected attempts sharing one deadline")
+    parser.add_argument("--starts", type=int, default=500, help="starts in the burst")
+    parser.add_argument("--start-seconds", type=float, default=10)
+    parser.add_argument("--remaining-clients", type=int, default=50)
+    parser.add_argument("--remaining-seconds", type=float, default=10)
+    parser.add_argument("--students", type=int, default=500, help="students of the side-by-side comparison")
+    parser.add_argument("--side-seconds", type=float, default=30, help="window of each side-by-side design")
+    parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
+    parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
+    parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where plots and JSON go")
+    return parser.parse_args(argv)
+
+
+def log(message: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {message}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    phases = set(args.phases.split(","))
+    started = time.time()
+    limit = stack.raise_open_files_limit()
+    env = stack.bench_env(args.database_url, args.redis_url)
+    os.environ.update(env)
+    work_dir = args.results / "raw"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log(f"open files limit {limit}; database {args.database_url}; Redis {args.redis_url}")
+    stack.create_database(args.database_url)
+    log("migrating")
+    stack.migrate(env, work_dir)
+    django.setup()
+
+    from bench import phases as ph
+    from bench import report, seed
+    from bench.monitor import Monitor
+
+    redis_base = args.redis_url.rpartition("/")[0]
+    our_keys = [
+        (args.redis_url, stack.TIMER_KEY_PREFIX),
+        (f"{redis_base}/2", stack.CHANNEL_LAYER_PREFIX),
+        (f"{redis_base}/3", f"{stack.CACHE_KEY_PREFIX}:"),
+    ]
+    seed.cleanup_redis(our_keys)
+    from attempts.models import Exam
+
+    Exam.objects.filter(title__startswith="bench ").delete()  # left by an interrupted run
+
+    description = machine.describe()
+    monitor = Monitor(args.redis_url)
+    monitor.start()
+    bench_stack = stack.Stack(env, work_dir)
+    bench = ph.Bench(env=env, stack=bench_stack, monitor=monitor, work_dir=work_dir, log=log)
+    run: dict = {"machine": description, "command": "make bench ARGS=" + shlex.quote(shlex.join(argv))}
+    if not argv:
+        run["command"] = "make bench"
+    try:
+        bench.worker = bench_stack.start_worker()
+        monitor.watch("worker", bench.worker.process.pid)
+        log("expiry worker ready")
+        if "ticks" in phases:
+            run["ticks"] = [ph.ticks(bench, n, args.tick_seconds) for n in args.sockets]
+        if "timeouts" in phases:
+            run["timeouts"] = []
+            web = bench.fresh_web("web-timeouts")
+            run["timeouts"].append(ph.timeouts(bench, web, args.timeouts, spread=args.spread, label="(a) connected"))
+            for filler in args.fillers:
+                run["timeouts"].append(
+                    ph.timeouts(
+                        bench,
+                        None,
+                        args.timeouts,
+                        spread=args.spread,
+                        filler=filler,
+                        label=f"(b) not connected, {filler:,} other timers",
+                    )
+                )
+            bench.drop_web(web)
+            web = bench.fresh_web("web-shared")
+            run["timeouts"].append(
+                ph.timeouts(bench, web, args.shared, spread=0, label="(c) connected, one shared deadline")
+            )
+            bench.drop_web(web)
+        if "starts" in phases or "remaining" in phases:
+            web = bench.fresh_web("web-rest")
+            if "starts" in phases:
+                run["starts"] = ph.start_burst(bench, web, args.starts, args.start_seconds)
+            if "remaining" in phases:
+                run["remaining"] = ph.remaining(bench, web, args.remaining_clients, args.remaining_seconds)
+            bench.drop_web(web)
+        if "side" in phases:
+            run["side_by_side"] = {
+                "ours": ph.ticks(bench, args.students, args.side_seconds, label="ours"),
+                "naive": ph.ticks(
+                    bench, args.students, args.side_seconds, application="bench.naive_asgi:application", label="naive"
+                ),
+                "polling": ph.polling(bench, args.students, args.side_seconds),
+            }
+    except Exception:
+        traceback.print_exc()
+        log("a phase failed; the report holds the phases that finished")
+        run["failed"] = traceback.format_exc(limit=3)
+    finally:
+        bench_stack.stop_all()
+        monitor.stop()
+        Exam.objects.filter(title__startswith="bench ").delete()
+        deleted = seed.cleanup_redis(our_keys)
+        log(f"stack stopped; {deleted} Redis keys of ours deleted")
+    run["finished"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
+    run["elapsed_minutes"] = (time.time() - started) / 60
+    report.write(run, args.readme, args.results)
+    log(f"report written to {args.readme} and {args.results}")
+    return 1 if "failed" in run else 0

@@ -1,0 +1,239 @@
+"""The simulated students, in a process of their own: `python -m bench.loadgen SPEC.json RESULT.json`.
+
+Modes (the spec's "mode"):
+- sockets: open one WebSocket per (attempt, token), print "CONNECTED <n> <errors>", record
+  every frame until "STOP" arrives on stdin (or `max_seconds`), then close them all.
+  Ticks are kept as (arrival, lateness): lateness is measured against the whole second the
+  ticker meant, `deadline - remaining_seconds` (deadlines are whole seconds).
+- starts: POST start for each (exam, token), open loop, evenly over `seconds`, a fresh
+  connection each (as many browsers would).
+- remaining: `concurrency` clients, closed loop on keep-alive connections, for `seconds`.
+- poll: each student GETs remaining every `interval` seconds (phases spread evenly), open
+  loop, over a pool of keep-alive connections, for `seconds`.
+Every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from bench.httpclient import HttpConnection
+
+CONNECT_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0
+
+
+def say(*parts) -> None:
+    print(*parts, flush=True)
+
+
+# --- sockets -------------------------------------------------------------------------------
+
+
+class SocketRecorder:
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+        self.ticks_at: list[float] = []
+        self.ticks_late: list[float] = []
+        self.ends: dict[int, tuple[str, float]] = {}  # attempt id -> (frame type, arrival)
+        self.closes: dict[int, int | None] = {}
+        self.connect_errors: list[str] = []
+        self.connect_latencies: list[float] = []
+        self.stopping = False
+
+    async def run_socket(self, attempt_id: int, token: str, deadline: float, gate: asyncio.Semaphore, ready):
+        url = f"{self.spec['ws_base']}{self.spec.get('path', '/ws/attempts/')}{attempt_id}/?token={token}"
+        async with gate:
+            started = time.monotonic()
+            try:
+                connection = await connect(
+                    url, origin=self.spec["origin"], open_timeout=CONNECT_TIMEOUT, ping_interval=None, max_queue=64
+                )
+            except (OSError, InvalidHandshake, TimeoutError) as exc:
+                self.connect_errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                ready()
+                return
+            self.connect_latencies.append(time.monotonic() - started)
+        ready()
+        try:
+            async for text in connection:
+                now = time.time()
+                frame = json.loads(text)
+                kind = frame.get("type")
+                if kind == "tick":
+                    self.ticks_at.append(now)
+                    self.ticks_late.append(now - (deadline - frame["remaining_seconds"]))
+                elif kind in ("timeout", "completed"):
+                    self.ends[attempt_id] = (kind, now)
+        except ConnectionClosed:
+            pass
+        finally:
+            if not self.stopping:
+                self.closes[attempt_id] = connection.close_code
+            await connection.close()
+
+    async def main(self) -> dict:
+        sockets = self.spec["sockets"]
+        gate = asyncio.Semaphore(self.spec.get("connect_concurrency", 100))
+        connected = 0
+        all_ready = asyncio.Event()
+
+        def ready():
+            nonlocal connected
+            connected += 1
+            if connected % 1000 == 0:
+                say(f"progress connected {connected}/{len(sockets)}")
+            if connected == len(sockets):
+                all_ready.set()
+
+        async def tracked(attempt_id, token, deadline):
+            await self.run_socket(attempt_id, token, deadline, gate, ready)
+
+        tasks = [asyncio.create_task(tracked(*row)) for row in sockets]
+        started = time.monotonic()
+        await asyncio.wait_for(all_ready.wait(), self.spec.get("connect_max_seconds", 600))
+        connect_seconds = time.monotonic() - started
+        say(f"CONNECTED {len(sockets) - len(self.connect_errors)} {len(self.connect_errors)}")
+        loop = asyncio.get_running_loop()
+        stop_line = loop.run_in_executor(None, sys.stdin.readline)
+        await asyncio.wait([stop_line], timeout=self.spec.get("max_seconds", 600))
+        self.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=60)
+        return {
+            "connect_seconds": connect_seconds,
+            "connect_errors": self.connect_errors[:20],
+            "connect_error_count": len(self.connect_errors),
+            "connect_latencies": self.connect_latencies,
+            "ticks_at": self.ticks_at,
+            "ticks_late": self.ticks_late,
+            "ends": {str(k): v for k, v in self.ends.items()},
+            "closes": {str(k): v for k, v in self.closes.items()},
+        }
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+async def timed(coro_factory) -> tuple[float, int | str]:
+    started = time.monotonic()
+    try:
+        status, _ = await asyncio.wait_for(coro_factory(), REQUEST_TIMEOUT)
+    except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+        return time.monotonic() - started, type(exc).__name__
+    return time.monotonic() - started, status
+
+
+async def run_starts(spec: dict) -> dict:
+    """Open loop: request i leaves at t0 + i * seconds / n, whatever the earlier ones are doing."""
+    port, rows, seconds = spec["port"], spec["starts"], spec["seconds"]
+    results: list[tuple[float, float, int | str]] = []
+
+    async def one(i: int, exam_id: int, token: str):
+        await asyncio.sleep(max(0.0, t0 + i * seconds / len(rows) - time.monotonic()))
+        sent = time.time()
+        connection = HttpConnection(port)
+        try:
+            latency, status = await timed(
+                lambda: connection.request("POST", f"/api/exam/timer/start/{exam_id}/", token=token, keep_alive=False)
+            )
+        finally:
+            await connection.close()
+        results.append((sent, latency, status))
+        if len(results) % 500 == 0:
+            say(f"progress starts {len(results)}/{len(rows)}")
+
+    t0 = time.monotonic() + 0.5
+    await asyncio.gather(*(one(i, exam_id, token) for i, (exam_id, token) in enumerate(rows)))
+    return {"requests": results}
+
+
+async def run_remaining(spec: dict) -> dict:
+    """`concurrency` clients, each sending its next request as soon as the last one is answered."""
+    port, rows, seconds = spec["port"], spec["attempts"], spec["seconds"]
+    results: list[tuple[float, float, int | str]] = []
+    end = time.monotonic() + seconds
+
+    async def client(index: int):
+        connection = HttpConnection(port)
+        n = index
+        try:
+            while time.monotonic() < end and len(results) < spec.get("max_requests", 1_000_000):
+                attempt_id, token = rows[n % len(rows)]
+                n += spec["concurrency"]
+                sent = time.time()
+                latency, status = await timed(
+                    lambda a=attempt_id, t=token: connection.request("GET", f"/api/exam/timer/remaining/{a}/", token=t)
+                )
+                results.append((sent, latency, status))
+                if not isinstance(status, int):
+                    await connection.close()
+        finally:
+            await connection.close()
+
+    started = time.time()
+    await asyncio.gather(*(client(i) for i in range(spec["concurrency"])))
+    return {"requests": results, "started": started, "ended": time.time()}
+
+
+async def run_poll(spec: dict) -> dict:
+    """Every student polls every `interval` s; requests share a pool of keep-alive connections."""
+    port, rows, seconds, interval = spec["port"], spec["attempts"], spec["seconds"], spec["interval"]
+    pool: asyncio.Queue[HttpConnection] = asyncio.Queue()
+    for _ in range(spec.get("pool", 100)):
+        pool.put_nowait(HttpConnection(port))
+    results: list[tuple[float, float, int | str]] = []
+    t0 = time.monotonic() + 0.5
+    rounds = max(1, int(seconds // interval))
+
+    async def student(i: int, attempt_id: int, token: str):
+        for r in range(rounds):
+            await asyncio.sleep(max(0.0, t0 + r * interval + i * interval / len(rows) - time.monotonic()))
+            connection = await pool.get()
+            try:
+                sent = time.time()
+                latency, status = await timed(
+                    lambda c=connection: c.request("GET", f"/api/exam/timer/remaining/{attempt_id}/", token=token)
+                )
+                if not isinstance(status, int):
+                    await connection.close()
+                results.append((sent, latency, status))
+            finally:
+                pool.put_nowait(connection)
+
+    started = time.time()
+    await asyncio.gather(*(student(i, a, t) for i, (a, t) in enumerate(rows)))
+    while not pool.empty():
+        await pool.get_nowait().close()
+    return {"requests": results, "started": started, "ended": time.time()}
+
+
+def main() -> int:
+    spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
+    spec = json.loads(spec_path.read_text())
+    mode = spec["mode"]
+    if mode == "sockets":
+        result = asyncio.run(SocketRecorder(spec).main())
+    elif mode == "starts":
+        result = asyncio.run(run_starts(spec))
+    elif mode == "remaining":
+        result = asyncio.run(run_remaining(spec))
+    elif mode == "poll":
+        result = asyncio.run(run_poll(spec))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    result_path.write_text(json.dumps(result))
+    say("DONE")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""A load-generator subprocess: its spec and result files, its progress lines, its STOP."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from tests.e2e.servers import ROOT
+
+
+class Loadgen:
+    """`python -m bench.loadgen`; prints its progress through `log`."""
+
+    def __init__(self, name: str, spec: dict, work_dir: Path, env: dict[str, str], log) -> None:
+        self.name = name
+        self.spec_path = work_dir / f"{name}.spec.json"
+        self.result_path = work_dir / f"{name}.result.json"
+        self.spec_path.write_text(json.dumps(spec))
+        self.result_path.unlink(missing_ok=True)
+        self.log = log
+        self.connected = threading.Event()
+        self.connect_line = ""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.loadgen", str(self.spec_path), str(self.result_path)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            line = line.rstrip()
+            if line.startswith("CONNECTED"):
+                self.connect_line = line
+                self.connected.set()
+            if line.startswith(("progress", "CONNECTED")) or "Error" in line:
+                self.log(f"  [{self.name}] {line}")
+
+    def wait_connected(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(0.5):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"load generator {self.name} exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"load generator {self.name}: not connected after {timeout} s")
+
+    def stop(self) -> None:
+        """Tell a sockets-mode generator to close its sockets and write its result."""
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write("STOP\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+
+    def result(self, timeout: float = 300) -> dict:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"load generator {self.name} did not finish in {timeout} s") from None
+        if self.process.returncode != 0 or not self.result_path.exists():
+            raise RuntimeError(f"load generator {self.name} failed with {self.process.returncode}")
+        return json.loads(self.result_path.read_text())

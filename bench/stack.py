@@ -1,0 +1,150 @@
+"""The stack under test: environment, database, and the daphne / expiry-worker processes.
+
+Reuses the e2e harness's ServerProcess (SIGTERM then SIGKILL, log file per process); the
+processes are started here because the bench also serves its own naive ASGI app.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from tests.e2e.servers import DAPHNE, ROOT, ServerProcess, free_port
+
+DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/examtimer_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
+# Bench-only names on the shared Redis: nothing of ours collides with another run, and the
+# cleanup deletes exactly these.
+TIMER_KEY_PREFIX = "bench:g:timer:"
+CHANNEL_LAYER_PREFIX = "bench-g-asgi"
+CACHE_KEY_PREFIX = "bench-g-cache"
+STARTUP_SECONDS = 60.0
+# 10k sockets in one process, another 10k in the load generator: above the usual 1,024.
+WANTED_OPEN_FILES = 30000
+
+
+def raise_open_files_limit() -> int:
+    """Raise this process's soft limit on open files (children inherit it); returns the new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(WANTED_OPEN_FILES, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return max(soft, wanted)
+
+
+def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Environment of every process of the bench (the orchestrator sets it on itself too)."""
+    base, _, _ = redis_url.rpartition("/")
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "examsite.settings",
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CHANNEL_LAYER_URL": f"{base}/2",
+        "CACHE_URL": f"{base}/3",
+        "TIMER_KEY_PREFIX": TIMER_KEY_PREFIX,
+        "CHANNEL_LAYER_PREFIX": CHANNEL_LAYER_PREFIX,
+        "CACHE_KEY_PREFIX": CACHE_KEY_PREFIX,
+        # Tokens outlive the longest phase: a socket closed by its token would look like a lost tick.
+        "JWT_ACCESS_MINUTES": "180",
+        "DEBUG": "1",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def create_database(database_url: str) -> None:
+    """CREATE DATABASE IF NOT EXISTS for a MySQL/MariaDB URL (SQLite needs nothing)."""
+    url = urlparse(database_url)
+    if not url.scheme.startswith("mysql"):
+        return
+    import MySQLdb  # mysqlclient, installed with requirements-mysql.txt
+
+    name = url.path.lstrip("/")
+    connection = MySQLdb.connect(
+        host=url.hostname or "127.0.0.1", port=url.port or 3306, user=url.username or "root", passwd=url.password or ""
+    )
+    try:
+        connection.cursor().execute(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4")
+    finally:
+        connection.close()
+
+
+def migrate(env: dict[str, str], log_dir: Path) -> None:
+    with (log_dir / "migrate.log").open("w") as log:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=600,
+        )
+
+
+class Stack:
+    """The processes of one bench run; `stop_all` ends every one of them."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.processes: list[ServerProcess] = []
+
+    def _spawn(self, name: str, kind: str, argv: list[str], port: int | None = None) -> ServerProcess:
+        log_path = self.log_dir / f"{name}.log"
+        log_file = log_path.open("w")
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        server = ServerProcess(name=name, kind=kind, process=process, log_path=log_path, port=port)
+        server._log_file = log_file
+        self.processes.append(server)
+        return server
+
+    def start_web(self, name: str, application: str = "examsite.asgi:application") -> ServerProcess:
+        """One daphne process serving `application`; returns once /healthz answers."""
+        port = free_port()
+        server = self._spawn(name, "web", [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application], port)
+        _wait(server, lambda: _healthz_ok(server), "/healthz")
+        return server
+
+    def start_worker(self, name: str = "worker") -> ServerProcess:
+        """One `manage.py expiry_worker`; returns once it is ready."""
+        server = self._spawn(name, "worker", [sys.executable, "manage.py", "expiry_worker"])
+        _wait(server, lambda: "expiry worker ready" in server.log(), "'expiry worker ready'")
+        return server
+
+    def stop(self, server: ServerProcess) -> None:
+        server.stop()
+        if server in self.processes:
+            self.processes.remove(server)
+
+    def stop_all(self) -> None:
+        for server in list(self.processes):
+            self.stop(server)
+
+
+def _wait(server: ServerProcess, ready, what: str) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while not ready():
+        if not server.alive():
+            raise RuntimeError(f"{server.name} exited with {server.process.returncode}\n{server.tail()}")
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{server.name}: no {what} after {STARTUP_SECONDS} s\n{server.tail()}")
+        time.sleep(0.2)
+
+
+def _healthz_ok(server: ServerProcess) -> bool:
+    try:
+        with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
