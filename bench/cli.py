@@ -45,6 +45,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
+    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of every server process")
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where plots and JSON go")
     return parser.parse_args(argv)
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     description = machine.describe()
     monitor = Monitor(args.redis_url)
     monitor.start()
-    bench_stack = stack.Stack(env, work_dir)
+    bench_stack = stack.Stack(env, work_dir, profile=args.profile)
     bench = ph.Bench(env=env, stack=bench_stack, monitor=monitor, work_dir=work_dir, log=log)
     run: dict = {"machine": description, "command": "make bench ARGS=" + shlex.quote(shlex.join(argv))}
     if not argv:

@@ -77,6 +77,8 @@ class SocketRecorder:
         finally:
             if not self.stopping:
                 self.closes[attempt_id] = connection.close_code
+                if len(self.closes) == len(self.spec["sockets"]):
+                    say("ALLCLOSED")
             await connection.close()
 
     async def main(self) -> dict:

@@ -214,8 +214,10 @@ def timeouts(bench: Bench, web: ServerProcess | None, count: int, *, spread: flo
         watch.wait()
         window_start, window_end = min(deadlines), time.time()
         if connected:
-            # Frames follow the commit; give the last ones a moment, bounded.
-            time.sleep(2.0)
+            # Frames follow the commit: wait until the server closed every socket, bounded.
+            bound = time.monotonic() + 60
+            for loadgen in loadgens:
+                loadgen.all_closed.wait(max(0.0, bound - time.monotonic()))
         got = bench.collect(loadgens) if loadgens else {"ends": {}, "closes": {}, "connect_errors": 0}
         window = bench.monitor.window(window_start - 1, window_end)
     finally:

@@ -23,6 +23,7 @@ class Loadgen:
         self.result_path.unlink(missing_ok=True)
         self.log = log
         self.connected = threading.Event()
+        self.all_closed = threading.Event()  # the server closed every socket (sockets mode)
         self.connect_line = ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.loadgen", str(self.spec_path), str(self.result_path)],
@@ -44,6 +45,8 @@ class Loadgen:
     def _read(self) -> None:
         for line in self.process.stdout:
             line = line.rstrip()
+            if line == "ALLCLOSED":
+                self.all_closed.set()
             if line.startswith("CONNECTED"):
                 self.connect_line = line
                 self.connected.set()

@@ -93,10 +93,12 @@ def migrate(env: dict[str, str], log_dir: Path) -> None:
 class Stack:
     """The processes of one bench run; `stop_all` ends every one of them."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path, *, profile: bool = False) -> None:
         self.env = env
         self.log_dir = log_dir
+        self.profile = profile
         self.processes: list[ServerProcess] = []
+        self.profilers: list[subprocess.Popen] = []
 
     def _spawn(self, name: str, kind: str, argv: list[str], port: int | None = None) -> ServerProcess:
         log_path = self.log_dir / f"{name}.log"
@@ -107,7 +109,23 @@ class Stack:
         server = ServerProcess(name=name, kind=kind, process=process, log_path=log_path, port=port)
         server._log_file = log_file
         self.processes.append(server)
+        if self.profile:
+            self._profile(server)
         return server
+
+    def _profile(self, server: ServerProcess) -> None:
+        """py-spy samples the process until it exits: folded stacks (flamegraph.pl / speedscope input) per process."""
+        py_spy = Path(sys.executable).with_name("py-spy")
+        self.profilers.append(
+            subprocess.Popen(
+                [
+                    *(str(py_spy), "record", "--nonblocking", "--rate", "50", "--pid", str(server.process.pid)),
+                    *("--format", "raw", "--output", str(self.log_dir / f"{server.name}.folded")),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
 
     def start_web(self, name: str, application: str = "examsite.asgi:application") -> ServerProcess:
         """One daphne process serving `application`; returns once /healthz answers."""
@@ -130,6 +148,11 @@ class Stack:
     def stop_all(self) -> None:
         for server in list(self.processes):
             self.stop(server)
+        for profiler in self.profilers:  # each ends with its process and writes its flame graph
+            try:
+                profiler.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                profiler.terminate()
 
 
 def _wait(server: ServerProcess, ready, what: str) -> None:
