@@ -149,7 +149,6 @@
     if (code === 4401) return "reauth";
     if (code === 4403 || code === 4404) {
       showError(code === 4403 ? "This exam attempt does not belong to you." : "This exam attempt no longer exists.");
-      startPolling();
       return "stop";
     }
     return "reconnect"; // 1000 without a frame, 1006, a server restart: come back
