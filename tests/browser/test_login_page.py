@@ -15,6 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 def test_wrong_password_is_said_and_a_foreign_next_is_ignored(web, pages):
     student = make_user()
     page = pages.open("login", viewport=PHONE)
+    page.goto(f"{web.base_url}/")
+    page.wait_for_url(f"{web.base_url}/login/")
     page.goto(f"{web.base_url}/login/?next=//evil.example/steal")
     pages.screenshot(page, "login-empty", doc="login")
     page.fill("#username", student.username)
