@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python scripts/ensure_services.py
+scripts/ensure_chromium.sh  # the browser tests drive Debian's Chromium
 exec .venv/bin/pytest "$@"
