@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 BURST = 2000  # a hundred times the server's limit of 20 frames a second
 
 
-async def flood(url: str, origin: str, seconds: float) -> list[tuple[int, int | None]]:
+async def flood(url: str, origin: str, seconds: float) -> list[tuple[int, int | str | None]]:
     """(frames sent, close code) of each socket opened until `seconds` are over."""
     results = []
     ends = time.monotonic() + seconds
@@ -33,7 +33,9 @@ async def flood(url: str, origin: str, seconds: float) -> list[tuple[int, int | 
                 while True:
                     await asyncio.wait_for(socket.recv(), 10)
         except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else None
+            code = closed.rcvd.code if closed.rcvd else None  # None: the server dropped the connection
+        except TimeoutError:
+            code = "still open"
         results.append((sent, code))
     return results
 
