@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import Count, F, Sum
 
 from attempts.models import Answer, Attempt, Question
 
@@ -17,6 +17,17 @@ def score_of(attempt_id: int) -> int:
         )["total"]
         or 0
     )
+
+
+def scores_of(attempt_ids: list[int]) -> dict[int, int]:
+    """`score_of` for many attempts in one grouped query (0 for an attempt without a correct answer)."""
+    totals = (
+        Answer.objects.filter(attempt_id__in=attempt_ids, selected_option=F("question__correct_option"))
+        .values("attempt_id")
+        .annotate(total=Sum("question__marks"))
+        .values_list("attempt_id", "total")
+    )
+    return {attempt_id: 0 for attempt_id in attempt_ids} | {attempt_id: total or 0 for attempt_id, total in totals}
 
 
 @dataclass(frozen=True)
@@ -46,3 +57,39 @@ def result_of(attempt: Attempt) -> Result:
         total_questions=questions.count(),
         time_taken_minutes=taken,
     )
+
+
+def results_of(attempts: list[Attempt]) -> dict[int, Result]:
+    """`result_of` for many ended attempts: a query per exam and one for all correct answers, not three each."""
+    exam_ids = {attempt.exam_id for attempt in attempts}
+    per_exam = {
+        exam_id: (total or 0, count)
+        for exam_id, total, count in Question.objects.filter(exam_id__in=exam_ids)
+        .values("exam_id")
+        .annotate(total=Sum("marks"), count=Count("pk"))
+        .values_list("exam_id", "total", "count")
+    }
+    correct = dict(
+        Answer.objects.filter(
+            attempt_id__in=[attempt.pk for attempt in attempts], selected_option=F("question__correct_option")
+        )
+        .values("attempt_id")
+        .annotate(n=Count("pk"))
+        .values_list("attempt_id", "n")
+    )
+    results = {}
+    for attempt in attempts:
+        total_marks, total_questions = per_exam.get(attempt.exam_id, (0, 0))
+        score = attempt.score or 0
+        taken = None
+        if attempt.ended_at is not None:
+            taken = round((attempt.ended_at - attempt.started_at).total_seconds() / 60)
+        results[attempt.pk] = Result(
+            score=score,
+            total_marks=total_marks,
+            percentage=round(score * 100 / total_marks, 2) if total_marks else 0.0,
+            correct_answers=correct.get(attempt.pk, 0),
+            total_questions=total_questions,
+            time_taken_minutes=taken,
+        )
+    return results

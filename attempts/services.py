@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from attempts import errors, timer
 from attempts.models import Answer, Attempt, Exam, Question
-from attempts.scoring import score_of
+from attempts.scoring import score_of, scores_of
 from attempts.selectors import attempt_for_user
 from realtime import events
 
@@ -140,6 +140,48 @@ def attempt_expire(*, attempt_id: int) -> bool:
         Attempt.objects.filter(pk=attempt_id).update(score=score_of(attempt_id))
         transaction.on_commit(lambda: _announce_end(attempt_id), robust=True)
     return True
+
+
+def attempts_expire_many(*, attempt_ids: list[int]) -> list[int]:
+    """`attempt_expire` for many attempts in one transaction; the ids that this caller timed out.
+
+    A mass timeout (a whole exam sharing one deadline) cost a dozen round trips per attempt
+    one by one; here it is a handful per batch (bench/README.md, "shared deadline").
+    """
+    ids = sorted(set(attempt_ids))
+    if not ids:
+        return []
+    with transaction.atomic():
+        # Rows locked through the primary key in key order, as `_lock_attempt_row` does for
+        # one: batches, submits and answers then never wait for each other in a cycle.
+        rows = Attempt.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        now = timezone.now()
+        due = [
+            pk
+            for pk, status, deadline_at in rows.values_list("pk", "status", "deadline_at")
+            if status == Attempt.Status.ONGOING and deadline_at <= now
+        ]
+        if not due:
+            return []
+        Attempt.objects.filter(pk__in=due, status=Attempt.Status.ONGOING).update(
+            status=Attempt.Status.TIMEOUT, ongoing_guard=None, ended_at=F("deadline_at")
+        )
+        # As in attempt_expire: under the row locks every answer in the table came before the deadline.
+        by_score: dict[int, list[int]] = {}
+        for attempt_id, score in scores_of(due).items():
+            by_score.setdefault(score, []).append(attempt_id)
+        for score, same in by_score.items():
+            Attempt.objects.filter(pk__in=same).update(score=score)
+        transaction.on_commit(lambda: _announce_ends(due), robust=True)
+    return due
+
+
+def _announce_ends(attempt_ids: list[int]) -> None:
+    try:
+        timer.clear_many(attempt_ids)
+    except timer.TimerUnavailable:
+        pass  # The keys expire by themselves; their events find the attempts already over.
+    events.attempts_ended(list(Attempt.objects.select_related("exam", "user").filter(pk__in=attempt_ids)))
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,14 @@ def clear(attempt_id: int) -> None:
 
 
 @_guarded
+def clear_many(attempt_ids: Iterable[int]) -> None:
+    """Delete the timers of many attempts in one round trip."""
+    keys = [key_for(attempt_id) for attempt_id in attempt_ids]
+    if keys:
+        client().delete(*keys)
+
+
+@_guarded
 def ping() -> bool:
     """True when Redis answers."""
     return bool(client().ping())

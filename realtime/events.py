@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 TIMEOUT_MESSAGE = "Exam time has expired"
 # Bound on one publish through the dedicated loop: a dead channel-layer Redis must not hang the caller.
 PUBLISH_TIMEOUT_SECONDS = 10.0
+# Publishes in flight at once when many attempts end together (each is a few Redis round trips).
+# Well under the layer's connection pool (100), also with EXPIRY_THREADS batches publishing at once.
+PUBLISH_CONCURRENCY = 16
 COMPLETED_MESSAGE = "Exam already submitted"
 
 
@@ -138,6 +141,36 @@ def _send(group: str, message: dict) -> None:
         raise
 
 
+async def _group_send_all(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    gate = asyncio.Semaphore(PUBLISH_CONCURRENCY)
+
+    async def one(group: str, message: dict) -> None:
+        async with gate:
+            await layer.group_send(group, message)
+
+    # Every message is tried even when one fails; the first failure is raised afterwards.
+    outcomes = await asyncio.gather(*(one(group, message) for group, message in messages), return_exceptions=True)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:
+        raise failures[0]
+
+
+def _send_many(messages: list[tuple[str, dict]]) -> None:
+    """Publish many (group, message) pairs, several in flight at once: a mass timeout's thousands of
+    publishes one after the other took seconds of round trips (bench/README.md)."""
+    loop = _dedicated_loop
+    if loop is None:
+        async_to_sync(_group_send_all)(messages)
+        return
+    future = asyncio.run_coroutine_threadsafe(_group_send_all(messages), loop)
+    try:
+        future.result(timeout=PUBLISH_TIMEOUT_SECONDS + len(messages) / PUBLISH_CONCURRENCY)
+    except TimeoutError:
+        future.cancel()
+        raise
+
+
 def _to_proctors(exam_id: int, frame: dict) -> None:
     _send(proctor_group(exam_id), {"type": "proctor.event", "frame": frame})
 
@@ -173,9 +206,34 @@ def attempt_ended(attempt) -> None:
         attempt_group(attempt.pk),
         {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)},
     )
-    result = result_of(attempt)
+    _to_proctors(attempt.exam_id, _result_frame(attempt, result_of(attempt)))
+
+
+def attempts_ended(attempts: list) -> None:
+    """`attempt_ended` for many attempts: results read in bulk, sockets' messages first, then the proctors'."""
+    from attempts.scoring import results_of
+
+    _send_many(
+        [
+            (attempt_group(attempt.pk), {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)})
+            for attempt in attempts
+        ]
+    )
+    results = results_of(attempts)
+    _send_many(
+        [
+            (
+                proctor_group(attempt.exam_id),
+                {"type": "proctor.event", "frame": _result_frame(attempt, results[attempt.pk])},
+            )
+            for attempt in attempts
+        ]
+    )
+
+
+def _result_frame(attempt, result) -> dict:
     kind = "attempt_timeout" if attempt.status == "timeout" else "attempt_submitted"
-    frame = {
+    return {
         "type": kind,
         "attempt_id": attempt.pk,
         "status": attempt.status,
@@ -183,4 +241,3 @@ def attempt_ended(attempt) -> None:
         "percentage": result.percentage,
         "total_marks": result.total_marks,
     }
-    _to_proctors(attempt.exam_id, frame)

@@ -25,7 +25,7 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from attempts import selectors, services, timer
+from attempts import services, timer
 from attempts.models import Attempt
 from realtime import events
 
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # A missing timer is settled once; if it is still missing, it is looked at again only this
 # often, so a broken attempt costs one database trip per this many seconds, not one a second.
 SETTLE_RETRY_SECONDS = 10.0
+# Due attempts expired per transaction when many timers vanish together (short row locks).
+SETTLE_BATCH = 50
 # A pass slower than this leaves little of its second to the sockets' other work: worth a log line.
 SLOW_PASS_SECONDS = 0.5
 
@@ -48,15 +50,22 @@ class TickTarget(Protocol):
         """The attempt ended with `status` (None: it no longer exists): send the last frame and close."""
 
 
-def _settle_missing_timer(*, attempt_id: int, due: bool) -> Attempt | None:
-    """Expire a due attempt whose timer is gone, or restore a lost one; the attempt as it now stands."""
-    if due:
-        services.attempt_expire(attempt_id=attempt_id)  # idempotent: a no-op if a worker was first
-    attempt = selectors.attempt_by_id(attempt_id=attempt_id)
-    if attempt is not None and attempt.status == Attempt.Status.ONGOING:
-        # Restores a key lost before the deadline; expires the attempt if the deadline moved and passed.
-        services.attempt_time_left(attempt=attempt)
-    return attempt
+def _settle_missing_timers(*, due_ids: list[int], other_ids: list[int]) -> dict[int, Attempt | None]:
+    """Expire the due attempts whose timer is gone, restore lost ones; each attempt as it now stands.
+
+    All the missing timers of one pass at once: when a whole exam runs out together, one
+    settle per attempt meant thousands of database connections, one after the other, on the
+    process's one database thread (bench/README.md, "shared deadline").
+    """
+    for start in range(0, len(due_ids), SETTLE_BATCH):
+        # Idempotent: a no-op for the attempts a worker expired first.
+        services.attempts_expire_many(attempt_ids=due_ids[start : start + SETTLE_BATCH])
+    attempts = Attempt.objects.select_related("exam").in_bulk([*due_ids, *other_ids])
+    for attempt in attempts.values():
+        if attempt.status == Attempt.Status.ONGOING:
+            # Restores a key lost before the deadline; expires the attempt if the deadline moved and passed.
+            services.attempt_time_left(attempt=attempt)
+    return {attempt_id: attempts.get(attempt_id) for attempt_id in [*due_ids, *other_ids]}
 
 
 class Ticker:
@@ -138,9 +147,9 @@ class Ticker:
 
     async def _tick(self, targets: dict[int, set[TickTarget]], *, as_of: float | None = None) -> None:
         remaining = await self._remaining(list(targets), as_of=as_of)
+        self._settle_soon([attempt_id for attempt_id, seconds in remaining.items() if seconds is None])
         for attempt_id, seconds in remaining.items():
             if seconds is None:
-                self._settle_soon(attempt_id)
                 continue
             text = json.dumps(events.tick_frame(attempt_id, seconds))  # encoded once per attempt
             for target in targets[attempt_id]:
@@ -178,37 +187,43 @@ class Ticker:
         seconds = math.ceil((self._deadlines[attempt_id] - now).total_seconds())
         return seconds if seconds > 0 else None
 
-    def _settle_soon(self, attempt_id: int) -> None:
-        deadline_at = self._deadlines.get(attempt_id)
-        if deadline_at is None:
-            return  # its last socket left meanwhile
-        last = self._settled_at.get(attempt_id)
-        if last is not None and time.monotonic() - last < SETTLE_RETRY_SECONDS:
+    def _settle_soon(self, attempt_ids: list[int]) -> None:
+        now, clock = timezone.now(), time.monotonic()
+        due_ids, other_ids = [], []
+        for attempt_id in attempt_ids:
+            deadline_at = self._deadlines.get(attempt_id)
+            if deadline_at is None:
+                continue  # its last socket left meanwhile
+            last = self._settled_at.get(attempt_id)
+            if last is not None and clock - last < SETTLE_RETRY_SECONDS:
+                continue
+            self._settled_at[attempt_id] = clock
+            (due_ids if deadline_at <= now else other_ids).append(attempt_id)
+        if not due_ids and not other_ids:
             return
-        self._settled_at[attempt_id] = time.monotonic()
-        due = deadline_at <= timezone.now()
-        task = asyncio.get_running_loop().create_task(self._settle(attempt_id, due=due))
+        task = asyncio.get_running_loop().create_task(self._settle(due_ids, other_ids))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _settle(self, attempt_id: int, *, due: bool) -> None:
+    async def _settle(self, due_ids: list[int], other_ids: list[int]) -> None:
         # In the background: the database thread may be busy, and the next tick must not wait for it.
         try:
-            attempt = await database_sync_to_async(_settle_missing_timer)(attempt_id=attempt_id, due=due)
+            attempts = await database_sync_to_async(_settle_missing_timers)(due_ids=due_ids, other_ids=other_ids)
         except Exception:
-            logger.exception("settling the missing timer of attempt %s failed", attempt_id)
+            logger.exception("settling the missing timers of attempts %s failed", [*due_ids, *other_ids][:20])
             return
-        targets = self._targets.get(attempt_id)
-        if not targets:
-            return
-        if attempt is not None and attempt.status == Attempt.Status.ONGOING:
-            self._deadlines[attempt_id] = attempt.deadline_at
-            return
-        # Normally the attempt's end broadcast closes these sockets too; closing them here as
-        # well keeps a socket from ticking forever if that message was lost.
-        status = attempt.status if attempt is not None else None
-        for target in list(targets):
-            await target.attempt_over(status)
+        for attempt_id, attempt in attempts.items():
+            targets = self._targets.get(attempt_id)
+            if not targets:
+                continue
+            if attempt is not None and attempt.status == Attempt.Status.ONGOING:
+                self._deadlines[attempt_id] = attempt.deadline_at
+                continue
+            # Normally the attempt's end broadcast closes these sockets too; closing them here as
+            # well keeps a socket from ticking forever if that message was lost.
+            status = attempt.status if attempt is not None else None
+            for target in list(targets):
+                await target.attempt_over(status)
 
 
 # One ticker per event loop. A server process has one loop; tests start a loop per test.
