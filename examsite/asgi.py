@@ -10,7 +10,9 @@ django_asgi_app = get_asgi_application()  # before importing anything that touch
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from examsite.concurrency import ConcurrencyLimit  # noqa: E402
 from realtime.auth import JWTAuthMiddleware  # noqa: E402
 from realtime.daphne_close_codes import allow_protocol_close_codes  # noqa: E402
 from routing import websocket_urlpatterns  # noqa: E402
@@ -19,7 +21,7 @@ allow_protocol_close_codes()  # SPEC: 1009 for frames over 4 KiB; 1008 for a flo
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY),
         "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

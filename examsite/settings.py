@@ -166,6 +166,11 @@ CHANNEL_LAYERS = {
     }
 }
 
+# HTTP requests one server process runs at once (each on a thread with a database connection
+# of its own); the rest wait in the event loop. Keeps a burst from exhausting the database's
+# connections (examsite/concurrency.py).
+HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
+
 # --- REST and JWT ---------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],

@@ -1,0 +1,38 @@
+"""A bound on the HTTP requests one server process runs at once.
+
+Django's ASGI handler runs each request's view on a thread of its own, each with its own
+database connection. A burst of slow requests (2,000 starts in 10 s on a busy machine) grew
+hundreds of threads and connections until MariaDB refused more ("Too many connections",
+1040) and most starts failed (bench/README.md). The Python code of the views shares one GIL,
+so more than a few at once adds no throughput: the rest wait here, in the event loop, at
+the cost of a coroutine each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class ConcurrencyLimit:
+    """ASGI middleware: at most `limit` calls of `app` in flight; the others queue in arrival order."""
+
+    def __init__(self, app, *, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        self.app = app
+        self.limit = limit
+        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
+
+    def _gate(self) -> asyncio.Semaphore:
+        # One per event loop: a semaphore belongs to the loop it was first used on (tests run several).
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates[loop] = asyncio.Semaphore(self.limit)
+        return gate
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        async with self._gate():
+            return await self.app(scope, receive, send)
