@@ -38,6 +38,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--shared", type=int, default=1000, help="connected attempts sharing one deadline")
     parser.add_argument("--starts", type=int, default=500, help="starts in the burst")
     parser.add_argument("--start-seconds", type=float, default=10)
+    parser.add_argument("--webs", type=int, default=1, help="daphne processes behind the REST phases (round robin)")
     parser.add_argument("--remaining-clients", type=int, default=50)
     parser.add_argument("--remaining-seconds", type=float, default=10)
     parser.add_argument("--students", type=int, default=500, help="students of the side-by-side comparison")
@@ -122,12 +123,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             bench.drop_web(web)
         if "starts" in phases or "remaining" in phases:
-            web = bench.fresh_web("web-rest")
+            webs = [
+                bench.fresh_web(f"web-rest-{n + 1}", watch_as="daphne" if n == 0 else f"daphne-{n + 1}")
+                for n in range(args.webs)
+            ]
             if "starts" in phases:
-                run["starts"] = ph.start_burst(bench, web, args.starts, args.start_seconds)
+                run["starts"] = ph.start_burst(bench, webs, args.starts, args.start_seconds)
             if "remaining" in phases:
-                run["remaining"] = ph.remaining(bench, web, args.remaining_clients, args.remaining_seconds)
-            bench.drop_web(web)
+                run["remaining"] = ph.remaining(bench, webs, args.remaining_clients, args.remaining_seconds)
+            for web in webs:
+                bench.drop_web(web)
         if "side" in phases:
             run["side_by_side"] = {
                 "ours": ph.ticks(bench, args.students, args.side_seconds, label="ours"),

@@ -136,13 +136,13 @@ async def timed(coro_factory) -> tuple[float, int | str]:
 
 async def run_starts(spec: dict) -> dict:
     """Open loop: request i leaves at t0 + i * seconds / n, whatever the earlier ones are doing."""
-    port, rows, seconds = spec["port"], spec["starts"], spec["seconds"]
+    ports, rows, seconds = spec["ports"], spec["starts"], spec["seconds"]
     results: list[tuple[float, float, int | str]] = []
 
     async def one(i: int, exam_id: int, token: str):
         await asyncio.sleep(max(0.0, t0 + i * seconds / len(rows) - time.monotonic()))
         sent = time.time()
-        connection = HttpConnection(port)
+        connection = HttpConnection(ports[i % len(ports)])  # round robin, as a proxy would
         try:
             latency, status = await timed(
                 lambda: connection.request("POST", f"/api/exam/timer/start/{exam_id}/", token=token, keep_alive=False)
@@ -160,12 +160,12 @@ async def run_starts(spec: dict) -> dict:
 
 async def run_remaining(spec: dict) -> dict:
     """`concurrency` clients, each sending its next request as soon as the last one is answered."""
-    port, rows, seconds = spec["port"], spec["attempts"], spec["seconds"]
+    ports, rows, seconds = spec["ports"], spec["attempts"], spec["seconds"]
     results: list[tuple[float, float, int | str]] = []
     end = time.monotonic() + seconds
 
     async def client(index: int):
-        connection = HttpConnection(port)
+        connection = HttpConnection(ports[index % len(ports)])
         n = index
         try:
             while time.monotonic() < end and len(results) < spec.get("max_requests", 1_000_000):
@@ -188,10 +188,10 @@ async def run_remaining(spec: dict) -> dict:
 
 async def run_poll(spec: dict) -> dict:
     """Every student polls every `interval` s; requests share a pool of keep-alive connections."""
-    port, rows, seconds, interval = spec["port"], spec["attempts"], spec["seconds"], spec["interval"]
+    ports, rows, seconds, interval = spec["ports"], spec["attempts"], spec["seconds"], spec["interval"]
     pool: asyncio.Queue[HttpConnection] = asyncio.Queue()
-    for _ in range(spec.get("pool", 100)):
-        pool.put_nowait(HttpConnection(port))
+    for n in range(spec.get("pool", 100)):
+        pool.put_nowait(HttpConnection(ports[n % len(ports)]))
     results: list[tuple[float, float, int | str]] = []
     t0 = time.monotonic() + 0.5
     rounds = max(1, int(seconds // interval))

@@ -37,14 +37,17 @@ class Bench:
 
     # --- helpers -------------------------------------------------------------------------
 
-    def fresh_web(self, name: str, application: str = "examsite.asgi:application") -> ServerProcess:
+    def fresh_web(
+        self, name: str, application: str = "examsite.asgi:application", *, watch_as: str = "daphne"
+    ) -> ServerProcess:
         web = self.stack.start_web(name, application)
-        self.monitor.watch("daphne", web.process.pid)
+        web.watch_as = watch_as
+        self.monitor.watch(watch_as, web.process.pid)
         time.sleep(1.0)
         return web
 
     def drop_web(self, web: ServerProcess) -> None:
-        self.monitor.unwatch("daphne")
+        self.monitor.unwatch(getattr(web, "watch_as", "daphne"))
         self.stack.stop(web)
 
     def seeded(self, title: str, count: int, deadlines: list[float] | None = None) -> tuple[int, list[int], list[int]]:
@@ -255,8 +258,8 @@ def timeouts(bench: Bench, web: ServerProcess | None, count: int, *, spread: flo
 # --- 3. start burst ------------------------------------------------------------------------
 
 
-def start_burst(bench: Bench, web: ServerProcess, count: int, seconds: float) -> dict:
-    bench.log(f"starts: {count} starts over {seconds:.0f} s")
+def start_burst(bench: Bench, webs: list[ServerProcess], count: int, seconds: float) -> dict:
+    bench.log(f"starts: {count} starts over {seconds:.0f} s on {len(webs)} daphne process(es)")
     user_ids = seed.users(count)
     exam_id = seed.exam("bench starts")
     try:
@@ -264,7 +267,7 @@ def start_burst(bench: Bench, web: ServerProcess, count: int, seconds: float) ->
             "starts",
             {
                 "mode": "starts",
-                "port": web.port,
+                "ports": [web.port for web in webs],
                 "starts": [[exam_id, t] for t in tokens_for(user_ids)],
                 "seconds": seconds,
             },
@@ -283,6 +286,7 @@ def start_burst(bench: Bench, web: ServerProcess, count: int, seconds: float) ->
     errors = [r for r in requests if r[2] != 201]
     return {
         "count": count,
+        "webs": len(webs),
         "seconds": seconds,
         "latency": summary([r[1] for r in requests]),
         "errors": len(errors),
@@ -296,15 +300,15 @@ def start_burst(bench: Bench, web: ServerProcess, count: int, seconds: float) ->
 # --- 4. REST remaining ---------------------------------------------------------------------
 
 
-def remaining(bench: Bench, web: ServerProcess, concurrency: int, seconds: float, attempts: int = 500) -> dict:
-    bench.log(f"remaining: {concurrency} clients, {seconds:.0f} s")
+def remaining(bench: Bench, webs: list[ServerProcess], concurrency: int, seconds: float, attempts: int = 500) -> dict:
+    bench.log(f"remaining: {concurrency} clients, {seconds:.0f} s on {len(webs)} daphne process(es)")
     exam_id, attempt_ids, user_ids = bench.seeded("remaining", attempts)
     try:
         loadgen = Loadgen(
             "remaining",
             {
                 "mode": "remaining",
-                "port": web.port,
+                "ports": [web.port for web in webs],
                 "attempts": [list(row) for row in zip(attempt_ids, tokens_for(user_ids), strict=True)],
                 "seconds": seconds,
                 "concurrency": concurrency,
@@ -323,6 +327,7 @@ def remaining(bench: Bench, web: ServerProcess, concurrency: int, seconds: float
     ok = [r for r in requests if r[2] == 200]
     return {
         "concurrency": concurrency,
+        "webs": len(webs),
         "seconds": result["ended"] - result["started"],
         "requests_per_second": len(ok) / (result["ended"] - result["started"]),
         "latency": summary([r[1] for r in ok]),
@@ -344,7 +349,7 @@ def polling(bench: Bench, students: int, seconds: float, interval: float = 10.0)
             "poll",
             {
                 "mode": "poll",
-                "port": web.port,
+                "ports": [web.port],
                 "attempts": [list(row) for row in zip(attempt_ids, tokens_for(user_ids), strict=True)],
                 "seconds": seconds,
                 "interval": interval,

@@ -18,8 +18,9 @@ END = "<!-- bench:results:end -->"
 
 
 def _cpu(result: dict, name: str) -> str:
-    value = result.get("cpu", {}).get(name)
-    return "-" if value is None else f"{value * 100:.0f} %"
+    """CPU of the processes called `name` (daphne: every daphne process of the phase, summed)."""
+    values = [v for k, v in result.get("cpu", {}).items() if k == name or k.startswith(f"{name}-")]
+    return "-" if not values else f"{sum(values) * 100:.0f} %"
 
 
 def _loadgen_cpu(result: dict) -> str:
@@ -123,11 +124,22 @@ def tables(run: dict) -> str:
         lines += [
             "### 3. Start burst",
             "",
-            _row("starts", "over", "p50 (ms)", "p99 (ms)", "max (ms)", "errors", "attempts created", "daphne CPU"),
-            _row(*["---"] * 8),
+            _row(
+                "starts",
+                "over",
+                "daphne processes",
+                "p50 (ms)",
+                "p99 (ms)",
+                "max (ms)",
+                "errors",
+                "attempts created",
+                "daphne CPU",
+            ),
+            _row(*["---"] * 9),
             _row(
                 f"{r['count']:,}",
                 f"{r['seconds']:.0f} s",
+                r.get("webs", 1),
                 ms(r["latency"]["p50"]),
                 ms(r["latency"]["p99"]),
                 ms(r["latency"]["max"]),
@@ -147,10 +159,11 @@ def tables(run: dict) -> str:
         lines += [
             "### 4. REST `remaining`",
             "",
-            _row("clients", "requests/s", "p50 (ms)", "p99 (ms)", "errors", "daphne CPU"),
-            _row(*["---"] * 6),
+            _row("clients", "daphne processes", "requests/s", "p50 (ms)", "p99 (ms)", "errors", "daphne CPU"),
+            _row(*["---"] * 7),
             _row(
                 r["concurrency"],
+                r.get("webs", 1),
                 f"{r['requests_per_second']:.0f}",
                 ms(r["latency"]["p50"]),
                 ms(r["latency"]["p99"]),
