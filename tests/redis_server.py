@@ -31,8 +31,9 @@ def free_port() -> int:
 class PrivateRedis:
     """One redis-server process of this test alone, keeping nothing on disk."""
 
-    def __init__(self, *, notify_keyspace_events: str = "Ex"):
+    def __init__(self, *, notify_keyspace_events: str = "Ex", extra_args: tuple[str, ...] = ()):
         self.notify_keyspace_events = notify_keyspace_events
+        self.extra_args = extra_args
         self.port = 0
         self.process: subprocess.Popen | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
@@ -66,6 +67,7 @@ class PrivateRedis:
                 "--appendonly", "no",
                 "--notify-keyspace-events", self.notify_keyspace_events,
                 "--dir", self._dir.name,
+                *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -90,9 +92,11 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis(settings, *, notify_keyspace_events: str = "Ex") -> Iterator[PrivateRedis]:
+def private_redis(
+    settings, *, notify_keyspace_events: str = "Ex", extra_args: tuple[str, ...] = ()
+) -> Iterator[PrivateRedis]:
     """Timers on a private redis-server while the block runs; the shared one again afterwards."""
-    server = PrivateRedis(notify_keyspace_events=notify_keyspace_events).start()
+    server = PrivateRedis(notify_keyspace_events=notify_keyspace_events, extra_args=extra_args).start()
     previous = settings.REDIS_URL
     settings.REDIS_URL = server.url()
     try:

@@ -61,3 +61,12 @@ def test_all_events_on_counts(settings):
 
 def test_needs_no_token_and_only_answers_get():
     assert APIClient().post("/healthz").status_code == 405
+
+
+def test_config_refused_reports_unverified_not_a_failure(settings):
+    # Managed Redis forbids CONFIG: the worker proves the events with a probe; health must not 500 or fail.
+    with private_redis(settings, extra_args=("--rename-command", "CONFIG", '""')):
+        response = health()
+
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"]["keyspace_notifications"] == "unverified (CONFIG GET refused)"
