@@ -190,17 +190,20 @@ class SubmitResult:
     outcome: str  # "submitted", "timeout" or "already_completed"
 
 
-def attempt_submit(*, user, attempt_id: int) -> SubmitResult:
-    """Submit and score an attempt; an attempt whose time ran out is reported as timed out."""
+def attempt_submit(*, user, attempt_id: int, received_at: datetime | None = None) -> SubmitResult:
+    """Submit and score an attempt received (`received_at`, default now) before its deadline.
+
+    An attempt whose time ran out first is reported as timed out.
+    """
     attempt = attempt_for_user(user=user, attempt_id=attempt_id)
     submitted = False
     if attempt.status == Attempt.Status.ONGOING:
         with transaction.atomic():
             _lock_attempt_row(attempt.pk)
-            now = timezone.now()
+            moment = received_at or timezone.now()
             submitted = bool(
-                Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.ONGOING, deadline_at__gt=now).update(
-                    status=Attempt.Status.COMPLETED, ongoing_guard=None, ended_at=now
+                Attempt.objects.filter(pk=attempt.pk, status=Attempt.Status.ONGOING, deadline_at__gt=moment).update(
+                    status=Attempt.Status.COMPLETED, ongoing_guard=None, ended_at=moment
                 )
             )
             if submitted:
@@ -230,27 +233,36 @@ class AnswerResult:
     created: bool
 
 
-def answer_save(*, user, attempt_id: int, question_id: int, selected_option: str) -> AnswerResult:
-    """Save or change one answer, accepted only if received before the deadline."""
+def answer_save(
+    *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
+) -> AnswerResult:
+    """Save or change one answer, accepted only if received (`received_at`, default now) before the deadline."""
     attempt = attempt_for_user(user=user, attempt_id=attempt_id)
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
         raise errors.NotFound()
     try:
-        return _answer_save_locked(attempt_id=attempt.pk, question=question, selected_option=selected_option)
+        return _answer_save_locked(
+            attempt_id=attempt.pk,
+            question=question,
+            selected_option=selected_option,
+            received_at=received_at or timezone.now(),
+        )
     except errors.TimeExpired:
         attempt_expire(attempt_id=attempt.pk)
         raise
 
 
-def _answer_save_locked(*, attempt_id: int, question: Question, selected_option: str) -> AnswerResult:
+def _answer_save_locked(
+    *, attempt_id: int, question: Question, selected_option: str, received_at: datetime
+) -> AnswerResult:
     with transaction.atomic():
         # The row lock orders this answer against expiry and submit: whichever comes
         # second sees what the first did.
         attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
         if attempt.status == Attempt.Status.COMPLETED:
             raise errors.AttemptAlreadySubmitted()
-        if attempt.status == Attempt.Status.TIMEOUT or timezone.now() >= attempt.deadline_at:
+        if attempt.status == Attempt.Status.TIMEOUT or received_at >= attempt.deadline_at:
             raise errors.TimeExpired()
         if question.exam_id != attempt.exam_id:
             raise errors.QuestionNotInExam()

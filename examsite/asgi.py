@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from examsite.arrival import StampArrival  # noqa: E402
 from examsite.concurrency import ConcurrencyLimit  # noqa: E402
 from realtime.auth import JWTAuthMiddleware  # noqa: E402
 from realtime.daphne_close_codes import allow_protocol_close_codes  # noqa: E402
@@ -21,7 +22,8 @@ allow_protocol_close_codes()  # SPEC: 1009 for frames over 4 KiB; 1008 for a flo
 
 application = ProtocolTypeRouter(
     {
-        "http": ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY),
+        # Stamped before the queue: a request that waits for a thread keeps its arrival time.
+        "http": StampArrival(ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY)),
         "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -10,6 +10,7 @@ from attempts import selectors, services
 from attempts.apis import serializers as s
 from attempts.models import Attempt
 from attempts.scoring import result_of
+from examsite.arrival import received_at
 from realtime.events import COMPLETED_MESSAGE, TIMEOUT_MESSAGE
 
 RESUME_MESSAGE = "Resuming existing exam attempt"
@@ -115,7 +116,7 @@ class SubmitAnswerView(APIView):
         """Save or change one answer."""
         serializer = s.SubmitAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.answer_save(user=request.user, **serializer.validated_data)
+        result = services.answer_save(user=request.user, received_at=received_at(request), **serializer.validated_data)
         return Response(
             {
                 "status": "saved",
@@ -137,6 +138,7 @@ class SubmitExamView(APIView):
         result = services.attempt_submit(
             user=request.user,
             attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
+            received_at=received_at(request),
         )
         figures = result_of(result.attempt)
         body = {
