@@ -20,6 +20,9 @@ from routing import websocket_urlpatterns  # noqa: E402
 
 allow_protocol_close_codes()  # SPEC: 1009 for frames over 4 KiB; 1008 for a flooding client
 
+# Collector thresholds of a server process (young, middle, old); see the end of this module.
+GC_THRESHOLDS = (100_000, 50, 100)
+
 application = ProtocolTypeRouter(
     {
         # Stamped before the queue: a request that waits for a thread keeps its arrival time.
@@ -33,3 +36,9 @@ application = ProtocolTypeRouter(
 # with thousands of sockets those ~1 s pauses made ticks late (ARCHITECTURE.md, measured).
 gc.collect()
 gc.freeze()
+# Sockets made after start-up are not frozen: with 6,000 of them the default thresholds
+# (700, 10, 10) promoted each pass's short-lived objects into the old generation fast enough to
+# trigger a full collection every ~3 s, 0.8 s each, freeing nothing; tick p99 1.27 s. A larger
+# young generation lets those objects die young: no full collection in steady state, p99 0.43 s
+# (bench/README.md). Each young collection then takes ~50 ms, every few seconds.
+gc.set_threshold(*GC_THRESHOLDS)
