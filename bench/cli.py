@@ -32,6 +32,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=_sizes, default=[500, 1000], help="tick phase sizes (comma list)")
     parser.add_argument("--tick-seconds", type=float, default=15, help="measured window per tick size")
+    parser.add_argument(
+        "--tick-webs", type=_sizes, default=[], help="also run the largest tick size spread over these process counts"
+    )
     parser.add_argument("--timeouts", type=int, default=100, help="attempts per spread-out timeout case")
     parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
     parser.add_argument("--fillers", type=_sizes, default=[10000], help="other live timers for the unconnected case")
@@ -46,7 +49,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
-    parser.add_argument("--profile", action="store_true", help="py-spy flame graphs of every server process")
+    parser.add_argument("--profile", action="store_true", help="py-spy folded stacks of every server process")
+    parser.add_argument("--gc-log", action="store_true", help="daphne logs every garbage collection over 20 ms")
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where plots and JSON go")
     return parser.parse_args(argv)
@@ -92,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     monitor.start()
     bench_stack = stack.Stack(env, work_dir, profile=args.profile)
     bench = ph.Bench(env=env, stack=bench_stack, monitor=monitor, work_dir=work_dir, log=log)
+    if args.gc_log:
+        bench.product_app = "bench.gc_probe_asgi:application"
     run: dict = {"machine": description, "command": "make bench ARGS=" + shlex.quote(shlex.join(argv))}
     if not argv:
         run["command"] = "make bench"
@@ -101,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         log("expiry worker ready")
         if "ticks" in phases:
             run["ticks"] = [ph.ticks(bench, n, args.tick_seconds) for n in args.sockets]
+            run["ticks"] += [ph.ticks(bench, max(args.sockets), args.tick_seconds, webs=w) for w in args.tick_webs]
         if "timeouts" in phases:
             run["timeouts"] = []
             web = bench.fresh_web("web-timeouts")

@@ -34,13 +34,13 @@ class Bench:
     log: callable
     worker: ServerProcess | None = None
     results: dict = field(default_factory=dict)
+    # The product's app, or the same app with a log line per slow garbage collection (--gc-log).
+    product_app: str = "examsite.asgi:application"
 
     # --- helpers -------------------------------------------------------------------------
 
-    def fresh_web(
-        self, name: str, application: str = "examsite.asgi:application", *, watch_as: str = "daphne"
-    ) -> ServerProcess:
-        web = self.stack.start_web(name, application)
+    def fresh_web(self, name: str, application: str | None = None, *, watch_as: str = "daphne") -> ServerProcess:
+        web = self.stack.start_web(name, application or self.product_app)
         web.watch_as = watch_as
         self.monitor.watch(watch_as, web.process.pid)
         time.sleep(1.0)
@@ -122,19 +122,37 @@ def tokens_for(user_ids: list[int]) -> list[str]:
 # --- 1. ticks ------------------------------------------------------------------------------
 
 
-def ticks(bench: Bench, sockets: int, seconds: float, *, application="examsite.asgi:application", label="ours"):
-    """`sockets` sockets on one fresh daphne for `seconds`: tick lateness, CPU, RSS per socket, Redis commands/s."""
-    bench.log(f"ticks[{label}]: {sockets} sockets, {seconds:.0f} s")
-    web = bench.fresh_web(f"web-ticks-{label}-{sockets}", application)
+def _daphne_rss(sample_rss: dict[str, int]) -> int:
+    return sum(v for k, v in sample_rss.items() if k == "daphne" or k.startswith("daphne-"))
+
+
+def ticks(
+    bench: Bench,
+    sockets: int,
+    seconds: float,
+    *,
+    application: str | None = None,
+    label="ours",
+    webs: int = 1,
+):
+    """`sockets` sockets on `webs` fresh daphne processes for `seconds`: lateness, CPU, RSS per socket, Redis."""
+    bench.log(f"ticks[{label}]: {sockets} sockets on {webs} daphne process(es), {seconds:.0f} s")
+    servers = [
+        bench.fresh_web(
+            f"web-ticks-{label}-{sockets}-{n + 1}", application, watch_as="daphne" if n == 0 else f"daphne-{n + 1}"
+        )
+        for n in range(webs)
+    ]
     exam_id, attempt_ids, user_ids = bench.seeded(f"ticks {label} {sockets}", sockets)
     deadline = Attempt.objects.get(pk=attempt_ids[0]).deadline_at.timestamp()
+    rows = list(zip(attempt_ids, tokens_for(user_ids), [deadline] * sockets, strict=True))
     try:
         baseline_redis = bench.redis_baseline()
-        rss_before = bench.monitor.sample_now().rss.get("daphne", 0)
+        rss_before = _daphne_rss(bench.monitor.sample_now().rss)
         connect_started = time.time()
-        loadgens = bench.connect(
-            web, list(zip(attempt_ids, tokens_for(user_ids), [deadline] * sockets, strict=True)), f"ticks-{label}"
-        )
+        loadgens = []
+        for n, web in enumerate(servers):  # an equal share of the sockets on each process
+            loadgens += bench.connect(web, rows[n::webs], f"ticks-{label}-w{n + 1}")
         connect_seconds = time.time() - connect_started
         time.sleep(SETTLE_SECONDS)
         start = time.time()
@@ -145,15 +163,19 @@ def ticks(bench: Bench, sockets: int, seconds: float, *, application="examsite.a
         window = bench.monitor.window(start, end)
         got = bench.collect(loadgens)
     finally:
-        bench.drop_web(web)
+        for web in servers:
+            bench.drop_web(web)
         bench.drop_exam(exam_id)
     late = [lateness for at, lateness in zip(got["ticks_at"], got["ticks_late"], strict=True) if start <= at <= end]
     # Whole seconds inside the window, each owed one tick per socket.
     expected = sockets * (math.floor(end) - math.ceil(start) + 1)
-    rss_after = window["rss"].get("daphne", 0)
+    rss_after = _daphne_rss(window["rss"])
+    cpu_seconds = dict(window["cpu_seconds"])
+    cpu_seconds["daphne"] = sum(v for k, v in cpu_seconds.items() if k == "daphne" or k.startswith("daphne-"))
     return {
         "label": label,
         "sockets": sockets,
+        "webs": webs,
         "seconds": end - start,
         "connect_seconds": connect_seconds,
         "connect_errors": got["connect_errors"],
@@ -162,7 +184,7 @@ def ticks(bench: Bench, sockets: int, seconds: float, *, application="examsite.a
         "ticks_received": len(late),
         "ticks_expected": expected,
         "cpu": window["cpu"],
-        "cpu_seconds": window["cpu_seconds"],
+        "cpu_seconds": cpu_seconds,
         "rss_per_socket_kb": (rss_after - rss_before) / sockets / 1024 if sockets else None,
         "rss_daphne_mb": rss_after / 2**20,
         "redis_commands_per_second": (window["redis_commands_per_second"] or 0) - baseline_redis,

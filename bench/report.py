@@ -50,6 +50,7 @@ def tables(run: dict) -> str:
             "",
             _row(
                 "sockets",
+                "daphne processes",
                 "tick lateness p50 / p99 / max (ms)",
                 "ticks received / owed",
                 "daphne CPU",
@@ -60,13 +61,14 @@ def tables(run: dict) -> str:
                 "Redis commands/s",
                 "connect time",
             ),
-            _row(*["---"] * 10),
+            _row(*["---"] * 11),
         ]
         for r in run["ticks"]:
             late = r["lateness"]
             lines.append(
                 _row(
                     f"{r['sockets']:,}",
+                    r.get("webs", 1),
                     f"{ms(late['p50'])} / {ms(late['p99'])} / {ms(late['max'])}",
                     f"{r['ticks_received']:,} / {r['ticks_expected']:,}",
                     _cpu(r, "daphne"),
