@@ -11,16 +11,11 @@ from attempts.models import Answer, Attempt, Question
 
 def score_of(attempt_id: int) -> int:
     """Sum of the marks of the correctly answered questions of an attempt."""
-    return (
-        Answer.objects.filter(attempt_id=attempt_id, selected_option=F("question__correct_option")).aggregate(
-            total=Sum("question__marks")
-        )["total"]
-        or 0
-    )
+    return scores_of([attempt_id])[attempt_id]
 
 
 def scores_of(attempt_ids: list[int]) -> dict[int, int]:
-    """`score_of` for many attempts in one grouped query (0 for an attempt without a correct answer)."""
+    """The score of each attempt in one grouped query (0 for an attempt without a correct answer)."""
     totals = (
         Answer.objects.filter(attempt_id__in=attempt_ids, selected_option=F("question__correct_option"))
         .values("attempt_id")
@@ -42,25 +37,11 @@ class Result:
 
 def result_of(attempt: Attempt) -> Result:
     """The figures the submit response and the proctor events report for an ended attempt."""
-    questions = Question.objects.filter(exam_id=attempt.exam_id)
-    total_marks = questions.aggregate(total=Sum("marks"))["total"] or 0
-    score = attempt.score or 0
-    correct = Answer.objects.filter(attempt_id=attempt.pk, selected_option=F("question__correct_option")).count()
-    taken = None
-    if attempt.ended_at is not None:
-        taken = round((attempt.ended_at - attempt.started_at).total_seconds() / 60)
-    return Result(
-        score=score,
-        total_marks=total_marks,
-        percentage=round(score * 100 / total_marks, 2) if total_marks else 0.0,
-        correct_answers=correct,
-        total_questions=questions.count(),
-        time_taken_minutes=taken,
-    )
+    return results_of([attempt])[attempt.pk]
 
 
 def results_of(attempts: list[Attempt]) -> dict[int, Result]:
-    """`result_of` for many ended attempts: a query per exam and one for all correct answers, not three each."""
+    """The result of each ended attempt: one query for the exams' totals and one for the correct answers."""
     exam_ids = {attempt.exam_id for attempt in attempts}
     per_exam = {
         exam_id: (total or 0, count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from attempts import errors, timer
 from attempts.models import Answer, Attempt, Exam, Question
-from attempts.scoring import score_of, scores_of
+from attempts.scoring import results_of, score_of, scores_of
 from attempts.selectors import attempt_for_user
 from realtime import events
 
@@ -126,24 +127,11 @@ def _lock_attempt_row(attempt_id: int) -> None:
 
 def attempt_expire(*, attempt_id: int) -> bool:
     """Mark a due attempt timed out and score it; True only for the one caller that did it."""
-    with transaction.atomic():
-        _lock_attempt_row(attempt_id)
-        changed = Attempt.objects.filter(
-            pk=attempt_id,
-            status=Attempt.Status.ONGOING,
-            deadline_at__lte=timezone.now(),
-        ).update(status=Attempt.Status.TIMEOUT, ongoing_guard=None, ended_at=F("deadline_at"))
-        if not changed:
-            return False
-        # Answers take a row lock on the attempt and check the deadline under it, so every
-        # answer in the table now was received before the deadline.
-        Attempt.objects.filter(pk=attempt_id).update(score=score_of(attempt_id))
-        transaction.on_commit(lambda: _announce_end(attempt_id), robust=True)
-    return True
+    return bool(attempts_expire_many(attempt_ids=[attempt_id]))
 
 
 def attempts_expire_many(*, attempt_ids: list[int]) -> list[int]:
-    """`attempt_expire` for many attempts in one transaction; the ids that this caller timed out.
+    """Time out and score the due attempts among `attempt_ids` in one transaction; the ids this caller ended.
 
     A mass timeout (a whole exam sharing one deadline) cost a dozen round trips per attempt
     one by one; here it is a handful per batch (bench/README.md, "shared deadline").
@@ -166,22 +154,33 @@ def attempts_expire_many(*, attempt_ids: list[int]) -> list[int]:
         Attempt.objects.filter(pk__in=due, status=Attempt.Status.ONGOING).update(
             status=Attempt.Status.TIMEOUT, ongoing_guard=None, ended_at=F("deadline_at")
         )
-        # As in attempt_expire: under the row locks every answer in the table came before the deadline.
+        # Answers take the row lock and check the deadline under it, so every answer in the
+        # table now was received before the deadline.
         by_score: dict[int, list[int]] = {}
         for attempt_id, score in scores_of(due).items():
             by_score.setdefault(score, []).append(attempt_id)
         for score, same in by_score.items():
             Attempt.objects.filter(pk__in=same).update(score=score)
-        transaction.on_commit(lambda: _announce_ends(due), robust=True)
+        transaction.on_commit(_end_announcement(due), robust=True)
     return due
 
 
-def _announce_ends(attempt_ids: list[int]) -> None:
-    try:
-        timer.clear_many(attempt_ids)
-    except timer.TimerUnavailable:
-        pass  # The keys expire by themselves; their events find the attempts already over.
-    events.attempts_ended(list(Attempt.objects.select_related("exam", "user").filter(pk__in=attempt_ids)))
+def _end_announcement(attempt_ids: list[int]) -> Callable[[], None]:
+    """Read, inside the transaction, what the end of these attempts announces; the sender to run after commit.
+
+    Reading before the commit means a database that fails right after it cannot cost the broadcast.
+    """
+    attempts = list(Attempt.objects.select_related("exam", "user").filter(pk__in=attempt_ids))
+    messages = events.end_messages(attempts, results_of(attempts))
+
+    def announce() -> None:
+        try:
+            timer.clear_many(attempt_ids)
+        except timer.TimerUnavailable:
+            pass  # The keys expire by themselves; their events find the attempts already over.
+        events.publish(messages)
+
+    return announce
 
 
 @dataclass(frozen=True)
@@ -208,7 +207,7 @@ def attempt_submit(*, user, attempt_id: int, received_at: datetime | None = None
             )
             if submitted:
                 Attempt.objects.filter(pk=attempt.pk).update(score=score_of(attempt.pk))
-                transaction.on_commit(lambda: _announce_end(attempt.pk), robust=True)
+                transaction.on_commit(_end_announcement([attempt.pk]), robust=True)
         if not submitted:
             attempt_expire(attempt_id=attempt.pk)
         attempt.refresh_from_db()
@@ -217,14 +216,6 @@ def attempt_submit(*, user, attempt_id: int, received_at: datetime | None = None
     if attempt.status == Attempt.Status.TIMEOUT:
         return SubmitResult(attempt=attempt, outcome="timeout")
     return SubmitResult(attempt=attempt, outcome="already_completed")
-
-
-def _announce_end(attempt_id: int) -> None:
-    try:
-        timer.clear(attempt_id)
-    except timer.TimerUnavailable:
-        pass  # The key expires by itself; its expiry event finds the attempt already over.
-    events.attempt_ended(Attempt.objects.select_related("exam", "user").get(pk=attempt_id))
 
 
 @dataclass(frozen=True)

@@ -128,19 +128,6 @@ def dedicated_publishing_loop() -> Iterator[None]:
         loop.close()  # channels-redis closes its connections of this loop here
 
 
-def _send(group: str, message: dict) -> None:
-    loop = _dedicated_loop
-    if loop is None:
-        async_to_sync(get_channel_layer().group_send)(group, message)
-        return
-    future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
-    try:
-        future.result(timeout=PUBLISH_TIMEOUT_SECONDS)
-    except TimeoutError:
-        future.cancel()
-        raise
-
-
 async def _group_send_all(messages: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     gate = asyncio.Semaphore(PUBLISH_CONCURRENCY)
@@ -156,9 +143,12 @@ async def _group_send_all(messages: list[tuple[str, dict]]) -> None:
         raise failures[0]
 
 
-def _send_many(messages: list[tuple[str, dict]]) -> None:
-    """Publish many (group, message) pairs, several in flight at once: a mass timeout's thousands of
-    publishes one after the other took seconds of round trips (bench/README.md)."""
+def publish(messages: list[tuple[str, dict]]) -> None:
+    """Publish (group, message) pairs, several in flight at once, in order of starting.
+
+    A mass timeout's thousands of publishes one after the other took seconds of round trips
+    (bench/README.md).
+    """
     loop = _dedicated_loop
     if loop is None:
         async_to_sync(_group_send_all)(messages)
@@ -172,7 +162,7 @@ def _send_many(messages: list[tuple[str, dict]]) -> None:
 
 
 def _to_proctors(exam_id: int, frame: dict) -> None:
-    _send(proctor_group(exam_id), {"type": "proctor.event", "frame": frame})
+    publish([(proctor_group(exam_id), {"type": "proctor.event", "frame": frame})])
 
 
 def attempt_started(attempt) -> None:
@@ -198,37 +188,23 @@ def answer_saved(attempt, *, answered: int) -> None:
     _to_proctors(attempt.exam_id, frame)
 
 
-def attempt_ended(attempt) -> None:
-    """Close every socket of an ended attempt and tell the exam's proctors its result."""
-    from attempts.scoring import result_of  # the domain depends on us, not we on it
+def end_messages(attempts: list, results: dict) -> list[tuple[str, dict]]:
+    """What the end of these attempts tells their sockets (first) and their exams' proctors.
 
-    _send(
-        attempt_group(attempt.pk),
-        {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)},
-    )
-    _to_proctors(attempt.exam_id, _result_frame(attempt, result_of(attempt)))
-
-
-def attempts_ended(attempts: list) -> None:
-    """`attempt_ended` for many attempts: results read in bulk, sockets' messages first, then the proctors'."""
-    from attempts.scoring import results_of
-
-    _send_many(
-        [
-            (attempt_group(attempt.pk), {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)})
-            for attempt in attempts
-        ]
-    )
-    results = results_of(attempts)
-    _send_many(
-        [
-            (
-                proctor_group(attempt.exam_id),
-                {"type": "proctor.event", "frame": _result_frame(attempt, results[attempt.pk])},
-            )
-            for attempt in attempts
-        ]
-    )
+    `results` maps each attempt id to its `attempts.scoring.Result`.
+    """
+    to_sockets = [
+        (attempt_group(attempt.pk), {"type": "attempt.ended", "frame": end_frame(attempt.pk, attempt.status)})
+        for attempt in attempts
+    ]
+    to_proctors = [
+        (
+            proctor_group(attempt.exam_id),
+            {"type": "proctor.event", "frame": _result_frame(attempt, results[attempt.pk])},
+        )
+        for attempt in attempts
+    ]
+    return to_sockets + to_proctors
 
 
 def _result_frame(attempt, result) -> dict:
