@@ -31,9 +31,13 @@ def attempt_by_id(*, attempt_id: int) -> Attempt | None:
     return Attempt.objects.select_related("exam").filter(pk=attempt_id).first()
 
 
-def proctor_snapshot(*, exam_id: int) -> list[dict]:
-    """Proctor rows of every attempt of an exam that is ongoing or ended in the last hour (404 without exam)."""
-    if not Exam.objects.filter(pk=exam_id).exists():
+def proctor_snapshot(*, exam_id: int) -> dict:
+    """The proctor's `snapshot` frame: every attempt of an exam that is ongoing or ended in the last hour.
+
+    Raises NotFound when the exam does not exist.
+    """
+    exam = Exam.objects.filter(pk=exam_id).only("title").first()
+    if exam is None:
         raise errors.NotFound()
     now = timezone.now()
     attempts = list(
@@ -61,7 +65,7 @@ def proctor_snapshot(*, exam_id: int) -> list[dict]:
                 attempt, remaining_seconds=seconds, answered=attempt.answered, total_questions=total_questions
             )
         )
-    return rows
+    return events.snapshot_frame(exam_id, rows, exam_title=exam.title)
 
 
 def questions_of(attempt: Attempt) -> list[Question]:

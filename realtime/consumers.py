@@ -101,11 +101,11 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def _send_snapshot(self) -> None:
         try:
-            rows = await database_sync_to_async(selectors.proctor_snapshot)(exam_id=self.exam_id)
+            snapshot = await database_sync_to_async(selectors.proctor_snapshot)(exam_id=self.exam_id)
         except errors.NotFound:
             await self.end(protocol.CLOSE_NOT_FOUND)
             return
-        await self.send_frame(events.snapshot_frame(self.exam_id, rows))
+        await self.send_frame(snapshot)
 
     async def proctor_event(self, message: dict) -> None:
         """Channel-layer `proctor.event`: forward its frame."""

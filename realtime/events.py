@@ -80,9 +80,9 @@ def authenticated_frame(expires_at: int) -> dict:
     return {"type": "authenticated", "expires_at": expires_at}
 
 
-def snapshot_frame(exam_id: int, rows: list[dict]) -> dict:
+def snapshot_frame(exam_id: int, rows: list[dict], *, exam_title: str) -> dict:
     """What a proctor dashboard receives on connect: one row per attempt (see `attempt_row`)."""
-    return {"type": "snapshot", "exam_id": exam_id, "attempts": rows}
+    return {"type": "snapshot", "exam_id": exam_id, "exam_title": exam_title, "attempts": rows}
 
 
 def attempt_row(attempt, *, remaining_seconds: int, answered: int, total_questions: int) -> dict:

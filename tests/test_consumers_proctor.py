@@ -77,7 +77,12 @@ def _rest(user, method: str, path: str, data=None):
 @async_test
 async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student, other_student, proctor):
     comm = await open_socket(proctor_path(exam.pk), proctor)
-    assert (await next_frame(comm)) == {"type": "snapshot", "exam_id": exam.pk, "attempts": []}
+    assert (await next_frame(comm)) == {
+        "type": "snapshot",
+        "exam_id": exam.pk,
+        "exam_title": exam.title,
+        "attempts": [],
+    }
 
     started = await database_sync_to_async(_rest)(student, "post", f"/api/exam/timer/start/{exam.pk}/")
     attempt_id = started["attempt_id"]

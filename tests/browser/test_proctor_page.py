@@ -33,6 +33,7 @@ def test_dashboard_follows_an_attempt_from_start_to_timeout_without_reload(clust
     board = pages.open("proctor")
     sign_in(board, proctor_web.base_url, proctor.username, next_path=f"/proctor/exams/{exam.pk}/")
     expect(board.locator("#connection")).to_have_text("Live")
+    expect(board.locator("#exam-title")).to_have_text("Watched")  # from the snapshot
     expect(board.locator("#no-attempts")).to_be_visible()
     expect(board.locator("#count-all")).to_have_text("0")
     board.evaluate("window.__sameDocument = true")  # gone if the page reloads

@@ -50,6 +50,7 @@
     switch (frame.type) {
       case "snapshot":
         resyncAsked = false;
+        if (frame.exam_title) el("exam-title").textContent = frame.exam_title;
         rows.clear();
         (frame.attempts || []).forEach((data) => rows.set(data.attempt_id, rowFrom(data)));
         synced = true;
