@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import weakref
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
@@ -17,6 +18,20 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from realtime import events, protocol
 from realtime.auth import identity_for_token
+
+# Group joins and leaves in flight at once per process. channels-redis's connection pool holds
+# 100 connections and raises, not waits, when all are out: 10,000 sockets closing together (a
+# shared deadline) failed their group_discard, and connects during it their group_add (bench).
+LAYER_CONCURRENCY = 50
+_layer_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
+def _layer_gate() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    gate = _layer_gates.get(loop)
+    if gate is None:
+        gate = _layer_gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
+    return gate
 
 
 class JWTSocketConsumer(AsyncWebsocketConsumer):
@@ -110,6 +125,18 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         await self.on_closing()
         await self.leave()
         raise StopConsumer()
+
+    # --- groups -----------------------------------------------------------------------
+
+    async def join(self, group: str) -> None:
+        """group_add, queued behind the process's other joins and leaves beyond LAYER_CONCURRENCY."""
+        async with _layer_gate():
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def part(self, group: str) -> None:
+        """group_discard, queued like `join`."""
+        async with _layer_gate():
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     # --- sending and closing ----------------------------------------------------------
 

@@ -38,7 +38,7 @@ class AttemptConsumer(JWTSocketConsumer):
         self.attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         self.group = events.attempt_group(self.attempt_id)
         # Join before reading: an end broadcast sent between the read and the join would be lost.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(self.group)
         try:
             attempt, seconds = await database_sync_to_async(_attempt_state)(user=self.user, attempt_id=self.attempt_id)
         except errors.NotFound:
@@ -78,7 +78,7 @@ class AttemptConsumer(JWTSocketConsumer):
 
     async def leave(self) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.part(self.group)
 
 
 class ProctorConsumer(JWTSocketConsumer):
@@ -96,7 +96,7 @@ class ProctorConsumer(JWTSocketConsumer):
             return
         self.group = events.proctor_group(self.exam_id)
         # Join before the snapshot: an event is then in the snapshot, or follows it, or both.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.join(self.group)
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
@@ -120,4 +120,4 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def leave(self) -> None:
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.part(self.group)
