@@ -401,11 +401,3 @@ def polling(bench: Bench, students: int, seconds: float, interval: float = 10.0)
         "cpu_seconds": window["cpu_seconds"],
         "redis_commands_per_second": window["redis_commands_per_second"],
     }
-
-
-def per_student_minute(result: dict) -> float | None:
-    """Daphne CPU seconds per student-minute of a side-by-side measurement."""
-    cpu = result.get("cpu_seconds", {}).get("daphne")
-    if cpu is None or not result.get("seconds"):
-        return None
-    return cpu / (result["sockets"] * result["seconds"] / 60)

@@ -27,3 +27,11 @@ def summary(values: list[float]) -> dict:
 def ms(value: float | None) -> str:
     """Seconds as whole milliseconds for a table ("-" when missing)."""
     return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def per_student_minute(result: dict) -> float | None:
+    """Daphne CPU seconds per student-minute of a side-by-side measurement."""
+    cpu = result.get("cpu_seconds", {}).get("daphne")
+    if cpu is None or not result.get("seconds"):
+        return None
+    return cpu / (result["sockets"] * result["seconds"] / 60)
