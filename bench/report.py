@@ -321,11 +321,14 @@ def plots(run: dict, out_dir: Path) -> None:
         fig, ax = plt.subplots(figsize=(8, 4))
         data, labels = [], []
         for r in run["timeouts"]:
+            # Short labels: "(b) 100k", "(c) 10k" - the table has the long ones.
+            short = r["label"][:3] + (f" {r['filler'] // 1000}k" if r["filler"] else "")
+            short += f" n={r['count']:,}" if not r["spread"] else ""
             data.append([x * 1000 for x in r["db_samples"]] or [0])
-            labels.append(f"{r['label']}\nDB")
+            labels.append(f"{short}\nDB")
             if r["connected"]:
                 data.append([x * 1000 for x in r["frame_samples"]] or [0])
-                labels.append(f"{r['label']}\nframe")
+                labels.append(f"{short}\nframe")
         ax.boxplot(data, whis=(1, 99), showfliers=False)
         ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=7)
         ax.axhline(1000, color="red", linestyle="--", linewidth=1, label="1 s")
