@@ -10,29 +10,19 @@ the cost of a coroutine each.
 
 from __future__ import annotations
 
-import asyncio
+from examsite.gates import LoopGate
 
 
 class ConcurrencyLimit:
     """ASGI middleware: at most `limit` calls of `app` in flight; the others queue in arrival order."""
 
     def __init__(self, app, *, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
         self.app = app
         self.limit = limit
-        self._gates: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
-
-    def _gate(self) -> asyncio.Semaphore:
-        # One per event loop: a semaphore belongs to the loop it was first used on (tests run several).
-        loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
-        if gate is None:
-            gate = self._gates[loop] = asyncio.Semaphore(self.limit)
-        return gate
+        self._gate = LoopGate(limit)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        async with self._gate():
+        async with self._gate.semaphore():
             return await self.app(scope, receive, send)

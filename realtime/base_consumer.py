@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import weakref
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from examsite.gates import LoopGate
 from realtime import events, protocol
 from realtime.auth import identity_for_token
 
@@ -23,15 +23,7 @@ from realtime.auth import identity_for_token
 # 100 connections and raises, not waits, when all are out: 10,000 sockets closing together (a
 # shared deadline) failed their group_discard, and connects during it their group_add (bench).
 LAYER_CONCURRENCY = 50
-_layer_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def _layer_gate() -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    gate = _layer_gates.get(loop)
-    if gate is None:
-        gate = _layer_gates[loop] = asyncio.Semaphore(LAYER_CONCURRENCY)
-    return gate
+_layer_gate = LoopGate(LAYER_CONCURRENCY)
 
 
 class JWTSocketConsumer(AsyncWebsocketConsumer):
@@ -130,12 +122,12 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
 
     async def join(self, group: str) -> None:
         """group_add, queued behind the process's other joins and leaves beyond LAYER_CONCURRENCY."""
-        async with _layer_gate():
+        async with _layer_gate.semaphore():
             await self.channel_layer.group_add(group, self.channel_name)
 
     async def part(self, group: str) -> None:
         """group_discard, queued like `join`."""
-        async with _layer_gate():
+        async with _layer_gate.semaphore():
             await self.channel_layer.group_discard(group, self.channel_name)
 
     # --- sending and closing ----------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Expiring attempts one by one through the idempotent service, with one log line for each."""
+"""Expiring due attempts in batches through the idempotent service, with one log line for each."""
 
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ EXPIRY_BATCH = 50
 def expire_each(rows: Iterable[tuple[int, datetime]], *, path: str) -> int:
     """Expire each (attempt id, deadline); logs and counts only the ones this process won."""
     rows = list(rows)
-    if len(rows) <= 1:
-        return sum(_expire_one(row, path=path) for row in rows)
     # Batches on several threads: a mass timeout neither queues behind one connection nor
-    # holds thousands of row locks in one transaction.
+    # holds thousands of row locks in one transaction. One batch runs right here.
     batches = [rows[start : start + EXPIRY_BATCH] for start in range(0, len(rows), EXPIRY_BATCH)]
+    if len(batches) <= 1:
+        return sum(_expire_batch(batch, path=path) for batch in batches)
     return sum(_pool().map(lambda batch: _expire_batch(batch, path=path), batches))
 
 
@@ -48,22 +48,6 @@ def _expire_batch(rows: list[tuple[int, datetime]], *, path: str) -> int:
         late_ms = round((now - deadlines[attempt_id]).total_seconds() * 1000)
         logger.info("expired attempt=%d late_ms=%d path=%s", attempt_id, late_ms, path)
     return len(won)
-
-
-def _expire_one(row: tuple[int, datetime], *, path: str) -> bool:
-    attempt_id, deadline_at = row
-    _drop_dead_connection()
-    try:
-        # One transaction per attempt: a mass timeout never holds thousands of row locks,
-        # and each attempt's events go out as soon as its own commit is done.
-        if not services.attempt_expire(attempt_id=attempt_id):
-            return False
-    finally:
-        if connection.errors_occurred:  # a database that went away: reconnect on the next call
-            connection.close_if_unusable_or_obsolete()
-    late_ms = round((timezone.now() - deadline_at).total_seconds() * 1000)
-    logger.info("expired attempt=%d late_ms=%d path=%s", attempt_id, late_ms, path)
-    return True
 
 
 def _drop_dead_connection() -> None:
