@@ -57,22 +57,14 @@
     },
   };
 
-  function formatSeconds(total) {
-    const hours = Math.floor(total / 3600);
-    const minutes = Math.floor((total % 3600) / 60);
-    const seconds = total % 60;
-    const two = (n) => String(n).padStart(2, "0");
-    return hours > 0 ? hours + ":" + two(minutes) + ":" + two(seconds) : two(minutes) + ":" + two(seconds);
-  }
-
   function drawClock() {
     const left = clock.left();
     if (left === null) return;
     const whole = Math.ceil(left);
     const box = el("clock");
-    el("clock-value").textContent = formatSeconds(whole);
+    el("clock-value").textContent = window.formatCountdown(whole);
     box.dataset.remaining = left.toFixed(1);
-    box.setAttribute("aria-label", "Time left: " + formatSeconds(whole));
+    box.setAttribute("aria-label", "Time left: " + window.formatCountdown(whole));
     let level = left <= DANGER_SECONDS ? "danger" : left <= WARNING_SECONDS ? "warning" : "normal";
     if (state.over) level = state.endKind === "timeout" ? "danger" : "ended";
     if (level !== box.dataset.state) {

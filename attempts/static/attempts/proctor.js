@@ -18,14 +18,6 @@
   let synced = false;
   let resyncAsked = false; // one `sync` at a time: an event storm must not ask for a storm of snapshots
 
-  function formatSeconds(total) {
-    const hours = Math.floor(total / 3600);
-    const minutes = Math.floor((total % 3600) / 60);
-    const seconds = total % 60;
-    const two = (n) => String(n).padStart(2, "0");
-    return hours > 0 ? hours + ":" + two(minutes) + ":" + two(seconds) : two(minutes) + ":" + two(seconds);
-  }
-
   function rowFrom(data) {
     return {
       attemptId: data.attempt_id,
@@ -164,7 +156,7 @@
         cell("student", row.username),
         status,
         cell("answered", row.answered + " / " + row.total),
-        cell("remaining", row.status === "ongoing" ? formatSeconds(Math.ceil(remainingOf(row))) : "—"),
+        cell("remaining", row.status === "ongoing" ? window.formatCountdown(Math.ceil(remainingOf(row))) : "—"),
         cell("score", scoreText(row)),
       );
       fresh.append(tr);
@@ -182,7 +174,7 @@
     document.querySelectorAll("#attempt-rows tr").forEach((tr) => {
       const row = rows.get(Number(tr.dataset.attemptId));
       if (row && row.status === "ongoing") {
-        tr.querySelector(".remaining").textContent = formatSeconds(Math.ceil(remainingOf(row)));
+        tr.querySelector(".remaining").textContent = window.formatCountdown(Math.ceil(remainingOf(row)));
       }
     });
   }
