@@ -23,8 +23,17 @@ def make_user(username: str | None = None, *, is_staff: bool = False):
 
 
 def make_exam(
-    *, questions: int = 3, duration_minutes: int = 60, is_published: bool = True, marks: int = 1, title: str = ""
+    *,
+    questions: int = 3,
+    duration_minutes: int = 60,
+    is_published: bool = True,
+    marks: int = 1,
+    marks_each: list[int] | None = None,
+    title: str = "",
 ) -> Exam:
+    """An exam whose questions' correct options run A, B, C, D, A, ...; `marks_each` sets count and marks at once."""
+    if marks_each is not None:
+        questions = len(marks_each)
     exam = Exam.objects.create(
         title=title or f"Exam {next(_seq)}", duration_minutes=duration_minutes, is_published=is_published
     )
@@ -37,7 +46,7 @@ def make_exam(
             option_c="charlie",
             option_d="delta",
             correct_option="ABCD"[number % 4],
-            marks=marks,
+            marks=marks if marks_each is None else marks_each[number],
         )
     return exam
 

@@ -7,27 +7,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from attempts.models import Answer, Attempt, Exam, Question
+from attempts.models import Answer, Attempt, Exam
 from attempts.scoring import result_of, score_of
+from tests.factories import make_exam
 
 pytestmark = pytest.mark.django_db
 
 
 def exam_with_marks(*marks: int) -> Exam:
     """Questions with the given marks; correct options A, B, C, D, A, ..."""
-    exam = Exam.objects.create(title="Scoring", duration_minutes=60, is_published=True)
-    for number, mark in enumerate(marks):
-        Question.objects.create(
-            exam=exam,
-            text=f"Q{number}",
-            option_a="a",
-            option_b="b",
-            option_c="c",
-            option_d="d",
-            correct_option="ABCD"[number % 4],
-            marks=mark,
-        )
-    return exam
+    return make_exam(marks_each=list(marks), title="Scoring")
 
 
 def wrong(option: str) -> str:
