@@ -22,9 +22,11 @@ run: install
 test: install
 	scripts/test.sh
 
-lint:
+## make lint: ruff, and the import contract of pyproject.toml (the domain never imports the transport).
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format:
 	$(BIN)/ruff format .

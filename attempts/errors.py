@@ -1,9 +1,14 @@
-"""Domain errors, each with the status code and text of the contract (design document)."""
+"""Domain errors: each with the HTTP status, the text and the stable `code` of the contract (docs/api.md).
+
+Clients switch on `code`, never on the text: texts are for people and may be reworded,
+codes are part of the protocol.
+"""
 
 
 class DomainError(Exception):
     status_code = 400
     message = ""
+    code = "error"
 
     def __init__(self, message: str | None = None):
         super().__init__(message or self.message)
@@ -13,34 +18,53 @@ class DomainError(Exception):
 class NotFound(DomainError):
     status_code = 404
     message = "Not found."
+    code = "not_found"  # not in the 404 body, which stays exactly {"detail": "Not found."}
 
 
 class NotYourAttempt(DomainError):
     status_code = 403
     message = "This exam attempt does not belong to you."
+    code = "not_your_attempt"
 
 
 class ExamNotPublished(DomainError):
     message = "This exam is not published yet."
+    code = "exam_not_published"
 
 
 class PreviousAttemptTimedOut(DomainError):
     message = "Your previous attempt has timed out. Please start a new attempt."
+    code = "previous_attempt_timed_out"
 
 
 class TimerStartFailed(DomainError):
     status_code = 500
     message = "Failed to start exam timer. Please try again."
+    code = "timer_unavailable"
 
 
 class AttemptAlreadySubmitted(DomainError):
     message = "Exam already submitted. Cannot modify answers."
+    code = "already_submitted"
 
 
 class QuestionNotInExam(DomainError):
     message = "This question does not belong to this exam."
+    code = "question_not_in_exam"
 
 
 class TimeExpired(DomainError):
     status_code = 410
     message = "Exam time has expired. Cannot submit answers."
+    code = "time_expired"
+
+
+# Codes of errors that are not domain errors: bad input, and DRF's own refusals keep DRF's code
+# (`not_authenticated`, `authentication_failed`, `token_not_valid`, `method_not_allowed`,
+# `unsupported_media_type`, `parse_error`, `throttled`, `permission_denied`).
+INVALID_INPUT = "invalid_input"
+
+
+def all_codes() -> dict[str, str]:
+    """Every domain error's code by class name, for the pages and the documentation."""
+    return {cls.__name__: cls.code for cls in DomainError.__subclasses__()} | {"InvalidInput": INVALID_INPUT}

@@ -1,18 +1,17 @@
-"""Reads: attempts as their owner sees them, and the proctor snapshot of an exam."""
+"""Reads: attempts as their owner sees them, and the proctor's rows of an exam."""
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from attempts import errors, timer
+from attempts import errors
 from attempts.models import Answer, Attempt, Exam, Question
-from realtime import events
 
-# SPEC: the proctor snapshot shows every attempt that is ongoing or ended within the last hour.
+# The proctor table shows every attempt that is ongoing or ended within the last hour.
 PROCTOR_RECENT_WINDOW = timedelta(hours=1)
 
 
@@ -26,46 +25,52 @@ def attempt_for_user(*, user, attempt_id: int) -> Attempt:
     return attempt
 
 
-def attempt_by_id(*, attempt_id: int) -> Attempt | None:
-    """The attempt with its exam, whoever owns it; None when there is none."""
-    return Attempt.objects.select_related("exam").filter(pk=attempt_id).first()
+def attempt_row(attempt: Attempt, *, remaining_seconds: int, answered: int, total_questions: int) -> dict:
+    """One attempt as the proctor table shows it (snapshot row, `attempt_started`)."""
+    return {
+        "attempt_id": attempt.pk,
+        "user": {"id": attempt.user_id, "username": attempt.user.username},
+        "status": attempt.status,
+        "remaining_seconds": remaining_seconds,
+        "answered": answered,
+        "total_questions": total_questions,
+        "started_at": attempt.started_at.isoformat(),
+        "deadline_at": attempt.deadline_at.isoformat(),
+        "score": attempt.score,
+    }
 
 
-def proctor_snapshot(*, exam_id: int) -> dict:
-    """The proctor's `snapshot` frame: every attempt of an exam that is ongoing or ended in the last hour.
+@dataclass(frozen=True)
+class ProctorView:
+    exam_id: int
+    exam_title: str
+    rows: list[dict]
 
-    Raises NotFound when the exam does not exist.
-    """
+
+def proctor_view(*, exam_id: int) -> ProctorView:
+    """Every attempt of an exam that is ongoing or ended in the last hour, as proctor rows; NotFound for no exam."""
+    # Imported here: the clock reconciles through the services, which read through this module.
+    from attempts.clock import seconds_left_many
+
     exam = Exam.objects.filter(pk=exam_id).only("title").first()
     if exam is None:
         raise errors.NotFound()
-    now = timezone.now()
     attempts = list(
         Attempt.objects.filter(exam_id=exam_id)
-        .filter(Q(status=Attempt.Status.ONGOING) | Q(ended_at__gte=now - PROCTOR_RECENT_WINDOW))
+        .filter(Q(status=Attempt.Status.ONGOING) | Q(ended_at__gte=timezone.now() - PROCTOR_RECENT_WINDOW))
         .select_related("user")
         .annotate(answered=Count("answers"))
         .order_by("started_at", "pk")
     )
     total_questions = Question.objects.filter(exam_id=exam_id).count()
-    ongoing = [a.pk for a in attempts if a.status == Attempt.Status.ONGOING]
-    try:
-        remaining = timer.remaining_many(ongoing)
-    except timer.TimerUnavailable:
-        remaining = {}  # the permanent record answers instead, below
-    rows = []
-    for attempt in attempts:
-        seconds = 0
-        if attempt.status == Attempt.Status.ONGOING:
-            seconds = remaining.get(attempt.pk)
-            if seconds is None:  # no key (lost, or Redis down): count down from deadline_at
-                seconds = max(0, math.ceil((attempt.deadline_at - now).total_seconds()))
-        rows.append(
-            events.attempt_row(
-                attempt, remaining_seconds=seconds, answered=attempt.answered, total_questions=total_questions
-            )
+    left = seconds_left_many(attempts)
+    rows = [
+        attempt_row(
+            attempt, remaining_seconds=left[attempt.pk], answered=attempt.answered, total_questions=total_questions
         )
-    return events.snapshot_frame(exam_id, rows, exam_title=exam.title)
+        for attempt in attempts
+    ]
+    return ProctorView(exam_id=exam_id, exam_title=exam.title, rows=rows)
 
 
 def questions_of(attempt: Attempt) -> list[Question]:

@@ -16,9 +16,9 @@ import math
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from attempts import selectors, timer
+from attempts import timer
 from attempts.models import Attempt
-from realtime import events, protocol
+from realtime import frames, protocol
 
 # Bounds the per-socket loop: no socket of the bench lives this long.
 MAX_TICKS = 4 * 3600
@@ -32,7 +32,7 @@ class NaiveAttemptConsumer(AsyncWebsocketConsumer):
             await self.close(protocol.CLOSE_UNAUTHENTICATED)
             return
         self.attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
-        attempt = await database_sync_to_async(selectors.attempt_by_id)(attempt_id=self.attempt_id)
+        attempt = await database_sync_to_async(Attempt.objects.filter(pk=self.attempt_id).first)()
         if attempt is None or attempt.user_id != user.pk or attempt.status != Attempt.Status.ONGOING:
             await self.close(protocol.CLOSE_NOT_FOUND)
             return
@@ -43,11 +43,11 @@ class NaiveAttemptConsumer(AsyncWebsocketConsumer):
         for _ in range(MAX_TICKS):
             milliseconds = await client.pttl(timer.key_for(self.attempt_id))
             if milliseconds < 0:
-                frame = events.end_frame(self.attempt_id, "timeout")
+                frame = frames.end_frame(self.attempt_id, "timeout")
                 await self.send(text_data=json.dumps(frame))
                 await self.close(protocol.CLOSE_TIMEOUT)
                 return
-            frame = events.tick_frame(self.attempt_id, math.ceil(milliseconds / 1000))
+            frame = frames.tick_frame(self.attempt_id, math.ceil(milliseconds / 1000))
             await self.send(text_data=json.dumps(frame))
             await asyncio.sleep(1)
 

@@ -15,10 +15,7 @@ from django.conf import settings  # noqa: E402
 from examsite.arrival import StampArrival  # noqa: E402
 from examsite.concurrency import ConcurrencyLimit  # noqa: E402
 from realtime.auth import JWTAuthMiddleware  # noqa: E402
-from realtime.daphne_close_codes import allow_protocol_close_codes  # noqa: E402
 from routing import websocket_urlpatterns  # noqa: E402
-
-allow_protocol_close_codes()  # SPEC: 1009 for frames over 4 KiB; 1008 for a flooding client
 
 # Collector thresholds of a server process (young, middle, old); see the end of this module.
 GC_THRESHOLDS = (100_000, 50, 100)
@@ -33,7 +30,7 @@ application = ProtocolTypeRouter(
 
 # Everything built at start-up (Django, DRF, the URL conf) lives as long as the process. Left
 # in the collector's generations, each full collection walks it again, freeing nothing, and
-# with thousands of sockets those ~1 s pauses made ticks late (ARCHITECTURE.md, measured).
+# with thousands of sockets those ~1 s pauses made ticks late (measured: bench/README.md).
 gc.collect()
 gc.freeze()
 # Sockets made after start-up are not frozen: with 6,000 of them the default thresholds

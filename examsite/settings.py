@@ -6,8 +6,6 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from examsite.access_log import redact_daphne_access_log
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -47,6 +45,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "channels",
+    "examsite.apps.SiteConfig",
     "attempts",
     "realtime",
 ]
@@ -75,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "realtime.context_processors.protocol",
             ],
         },
     },
@@ -94,8 +94,8 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
     # failing with "database is locked" when a read lock cannot be upgraded.
     _db.setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
     # A file, not memory: end-to-end tests run daphne and workers as processes on it.
+    # (tests/conftest.py creates the folder.)
     _db["TEST"] = {"NAME": str(BASE_DIR / "var" / "test.sqlite3")}
-    (BASE_DIR / "var").mkdir(exist_ok=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -226,7 +226,3 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-
-# daphne writes its access log straight to a stream, not through `logging`, with the full URI
-# of every HTTP request: tokens in query strings are redacted there as well.
-redact_daphne_access_log()

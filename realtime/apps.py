@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Real-time transport"
+
+    def ready(self) -> None:
+        from attempts import events
+        from realtime.daphne_close_codes import allow_protocol_close_codes
+        from realtime.subscriber import relay
+
+        # The domain announces what happened; the sockets hear of it only through this subscription.
+        events.subscribe(relay)
+        # 1009 for frames over 4 KiB and 1008 for a flooding client reach the client under daphne.
+        allow_protocol_close_codes()

@@ -16,7 +16,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from examsite.gates import LoopGate
-from realtime import events, protocol
+from realtime import frames, protocol
 from realtime.auth import identity_for_token
 
 # Group joins and leaves in flight at once per process. channels-redis's connection pool holds
@@ -98,15 +98,15 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             await self.end(protocol.CLOSE_POLICY_VIOLATION)
             return
         if text is None:
-            await self.send_frame(events.error_frame("Frames must be JSON text, not binary."))
+            await self.send_frame(frames.error_frame("Frames must be JSON text, not binary."))
             return
         try:
             frame = protocol.parse_client_frame(text)
         except protocol.UnusableFrame as exc:
-            await self.send_frame(events.error_frame(str(exc)))
+            await self.send_frame(frames.error_frame(str(exc)))
             return
         if frame.type == "ping":
-            await self.send_frame(events.pong_frame())
+            await self.send_frame(frames.pong_frame())
         elif frame.type == "auth":
             await self._renew(frame.token)
         else:
@@ -180,7 +180,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             return
         self.user = identity.user
         self._expire_with_token(identity.expires_at)
-        await self.send_frame(events.authenticated_frame(identity.expires_at))
+        await self.send_frame(frames.authenticated_frame(identity.expires_at))
         await self.on_renewed()
 
     # --- flood control ----------------------------------------------------------------

@@ -1,28 +1,30 @@
-"""The two sockets of SPEC.md: one per exam attempt, and the proctor dashboard of an exam.
+"""The two sockets: one per exam attempt, and the proctor dashboard of an exam (docs/websocket.md).
 
-Transport only: authorize, join the group, read the first state through a selector or
-service, send it; then relay what the ticker and the channel layer bring.
+Transport only: authorize, join the group, read the first state through the domain, send
+it; then relay what the ticker and the channel layer bring.
 """
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from attempts import errors, selectors, services
+from attempts import clock, errors, selectors
 from attempts.models import Attempt
-from realtime import events, protocol
+from realtime import frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
+from realtime.groups import attempt_group, proctor_group
 from realtime.ticker import Ticker, get_ticker
-
-# How an attempt's sockets close when it ends.
-END_CLOSE_CODES = {"timeout": protocol.CLOSE_TIMEOUT, "completed": protocol.CLOSE_NORMAL}
 
 
 def _attempt_state(*, user, attempt_id: int) -> tuple[Attempt, int]:
     """The user's attempt (404/403 as domain errors) and its seconds left, as the REST `remaining` sees them."""
     attempt = selectors.attempt_for_user(user=user, attempt_id=attempt_id)
-    seconds = services.attempt_time_left(attempt=attempt)  # expires a due attempt, restores a lost timer
-    return attempt, seconds
+    return attempt, clock.attempt_reconcile(attempt=attempt)  # expires a due attempt, restores a lost timer
+
+
+def _snapshot(*, exam_id: int) -> dict:
+    view = selectors.proctor_view(exam_id=exam_id)
+    return frames.snapshot_frame(view.exam_id, view.rows, exam_title=view.exam_title)
 
 
 class AttemptConsumer(JWTSocketConsumer):
@@ -36,37 +38,34 @@ class AttemptConsumer(JWTSocketConsumer):
 
     async def open(self) -> None:
         self.attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
-        self.group = events.attempt_group(self.attempt_id)
+        self.group = attempt_group(self.attempt_id)
         # Join before reading: an end broadcast sent between the read and the join would be lost.
         await self.join(self.group)
         try:
             attempt, seconds = await database_sync_to_async(_attempt_state)(user=self.user, attempt_id=self.attempt_id)
-        except errors.NotFound:
-            await self.end(protocol.CLOSE_NOT_FOUND)
-            return
-        except errors.NotYourAttempt:
-            await self.end(protocol.CLOSE_FORBIDDEN)
+        except errors.DomainError as error:
+            await self.end(protocol.close_code_for(error))
             return
         if attempt.status != Attempt.Status.ONGOING:
             await self.attempt_over(attempt.status)
             return
         if self.is_closed:  # the token ran out while we read
             return
-        await self.send_frame(events.tick_frame(self.attempt_id, seconds))
+        await self.send_frame(frames.tick_frame(self.attempt_id, seconds))
         self.ticker = get_ticker()
         self.ticker.register(self, attempt_id=self.attempt_id, deadline_at=attempt.deadline_at)
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""
         frame = message["frame"]
-        await self.end(END_CLOSE_CODES.get(frame.get("status"), protocol.CLOSE_NORMAL), frame)
+        await self.end(protocol.END_CLOSE_CODES.get(frame.get("status"), protocol.CLOSE_NORMAL), frame)
 
     async def attempt_over(self, status: str | None) -> None:
         """The attempt ended with `status` (None: it is gone): last frame, then close."""
         if status is None:
             await self.end(protocol.CLOSE_NOT_FOUND)
             return
-        await self.end(END_CLOSE_CODES[status], events.end_frame(self.attempt_id, status))
+        await self.end(protocol.END_CLOSE_CODES[status], frames.end_frame(self.attempt_id, status))
 
     async def on_sync(self) -> None:
         if self.ticker is not None:
@@ -94,16 +93,16 @@ class ProctorConsumer(JWTSocketConsumer):
         if not self.user.is_staff:
             await self.end(protocol.CLOSE_FORBIDDEN)
             return
-        self.group = events.proctor_group(self.exam_id)
+        self.group = proctor_group(self.exam_id)
         # Join before the snapshot: an event is then in the snapshot, or follows it, or both.
         await self.join(self.group)
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
         try:
-            snapshot = await database_sync_to_async(selectors.proctor_snapshot)(exam_id=self.exam_id)
-        except errors.NotFound:
-            await self.end(protocol.CLOSE_NOT_FOUND)
+            snapshot = await database_sync_to_async(_snapshot)(exam_id=self.exam_id)
+        except errors.DomainError as error:
+            await self.end(protocol.close_code_for(error))
             return
         await self.send_frame(snapshot)
 

@@ -1,6 +1,7 @@
 """The WebSocket protocol's fixed parts: close codes, limits, and reading a client frame.
 
-Server frames are built in `realtime.events`; this module only decides what a client sent.
+Server frames are built in `realtime.frames`; this module decides what a client sent and
+how a socket closes (docs/websocket.md).
 """
 
 from __future__ import annotations
@@ -8,7 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-# Close codes (SPEC.md, "WebSocket"). 4xxx mirror the HTTP status a REST call would get.
+from attempts import errors
+
+# Close codes (docs/websocket.md). 4xxx mirror the HTTP status a REST call would get.
 CLOSE_NORMAL = 1000  # the attempt was submitted
 CLOSE_POLICY_VIOLATION = 1008  # the client sent frames faster than any page would
 CLOSE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
@@ -17,7 +20,7 @@ CLOSE_FORBIDDEN = 4403  # not your attempt, or not staff
 CLOSE_NOT_FOUND = 4404  # no such attempt or exam
 CLOSE_TIMEOUT = 4408  # the attempt's time ran out
 
-MAX_FRAME_BYTES = 4096  # SPEC: frames over 4 KiB close the socket with 1009
+MAX_FRAME_BYTES = 4096  # frames over 4 KiB close the socket with 1009
 # A page sends a ping every few seconds and a sync now and then; 20 a second is a runaway
 # loop or an attack, and each frame costs this process work that other sockets wait for.
 MAX_FRAMES_PER_SECOND = 20
@@ -25,6 +28,28 @@ MAX_FRAMES_PER_SECOND = 20
 MAX_ECHOED_CHARS = 40
 
 CLIENT_FRAME_TYPES = ("ping", "sync", "auth")
+
+# How a socket closes on each domain error its first read can raise: the one mapping.
+ERROR_CLOSE_CODES: dict[type[errors.DomainError], int] = {
+    errors.NotFound: CLOSE_NOT_FOUND,
+    errors.NotYourAttempt: CLOSE_FORBIDDEN,
+}
+# How an attempt's sockets close when it ends, by the attempt's status.
+END_CLOSE_CODES = {"timeout": CLOSE_TIMEOUT, "completed": CLOSE_NORMAL}
+
+
+def close_code_for(error: errors.DomainError) -> int:
+    """The close code of a domain error the socket refuses with; any other refusal is a 4403."""
+    return ERROR_CLOSE_CODES.get(type(error), CLOSE_FORBIDDEN)
+
+
+def close_codes() -> dict[str, int]:
+    """Every close code above by its name without `CLOSE_` (`TIMEOUT`: 4408), for the pages."""
+    return {
+        name.removeprefix("CLOSE_"): value
+        for name, value in globals().items()
+        if name.startswith("CLOSE_") and isinstance(value, int)
+    }
 
 
 class UnusableFrame(Exception):

@@ -25,17 +25,15 @@ from typing import Protocol
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
-from attempts import services, timer
+from attempts import clock, timer
 from attempts.models import Attempt
-from realtime import events
+from realtime import frames
 
 logger = logging.getLogger(__name__)
 
 # A missing timer is settled once; if it is still missing, it is looked at again only this
 # often, so a broken attempt costs one database trip per this many seconds, not one a second.
 SETTLE_RETRY_SECONDS = 10.0
-# Due attempts expired per transaction when many timers vanish together (short row locks).
-SETTLE_BATCH = 50
 # A pass slower than this leaves little of its second to the sockets' other work: worth a log line.
 SLOW_PASS_SECONDS = 0.5
 
@@ -50,24 +48,6 @@ class TickTarget(Protocol):
         """The attempt ended with `status` (None: it no longer exists): send the last frame and close."""
 
 
-def _settle_missing_timers(*, due_ids: list[int], other_ids: list[int]) -> dict[int, Attempt | None]:
-    """Expire the due attempts whose timer is gone, restore lost ones; each attempt as it now stands.
-
-    All the missing timers of one pass at once: when a whole exam runs out together, one
-    settle per attempt meant thousands of database connections, one after the other, on the
-    process's one database thread (bench/README.md, "shared deadline").
-    """
-    for start in range(0, len(due_ids), SETTLE_BATCH):
-        # Idempotent: a no-op for the attempts a worker expired first.
-        services.attempts_expire_many(attempt_ids=due_ids[start : start + SETTLE_BATCH])
-    attempts = Attempt.objects.select_related("exam").in_bulk([*due_ids, *other_ids])
-    for attempt in attempts.values():
-        if attempt.status == Attempt.Status.ONGOING:
-            # Restores a key lost before the deadline; expires the attempt if the deadline moved and passed.
-            services.attempt_time_left(attempt=attempt)
-    return {attempt_id: attempts.get(attempt_id) for attempt_id in [*due_ids, *other_ids]}
-
-
 class Ticker:
     """The registry of this process's attempt sockets and the once-a-second loop that ticks them."""
 
@@ -79,10 +59,9 @@ class Ticker:
         self._background: set[asyncio.Task] = set()
         self._last_slot = 0
         self._redis_down = False
-        # Counters for tests and operators.
+        # Counters that tests read to prove one Redis read per pass.
         self.passes = 0  # once-a-second passes that had sockets to tick
         self.redis_round_trips = 0  # pipelined TTL reads sent to Redis (passes plus `sync` requests)
-        self.ticks_sent = 0
 
     @property
     def socket_count(self) -> int:
@@ -151,11 +130,10 @@ class Ticker:
         for attempt_id, seconds in remaining.items():
             if seconds is None:
                 continue
-            text = json.dumps(events.tick_frame(attempt_id, seconds))  # encoded once per attempt
+            text = json.dumps(frames.tick_frame(attempt_id, seconds))  # encoded once per attempt
             for target in targets[attempt_id]:
                 try:
                     await target.push_text(text)
-                    self.ticks_sent += 1
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
 
@@ -170,10 +148,7 @@ class Ticker:
                 logger.warning("timer Redis unreachable (%s); ticking from deadline_at until it answers", exc)
                 self._redis_down = True
             now = timezone.now()
-            return {
-                attempt_id: self._seconds_to_deadline(attempt_id, now) if attempt_id in self._deadlines else None
-                for attempt_id in attempt_ids
-            }
+            return {attempt_id: self._seconds_to_deadline(attempt_id, now) for attempt_id in attempt_ids}
         self.redis_round_trips += 1
         if self._redis_down:
             logger.info("timer Redis answers again")
@@ -184,8 +159,10 @@ class Ticker:
         return remaining
 
     def _seconds_to_deadline(self, attempt_id: int, now: datetime) -> int | None:
-        seconds = math.ceil((self._deadlines[attempt_id] - now).total_seconds())
-        return seconds if seconds > 0 else None
+        """Seconds left from the cached deadline; None once it passed (settled like a missing timer)."""
+        deadline_at = self._deadlines.get(attempt_id)
+        seconds = 0 if deadline_at is None else clock.seconds_to(deadline_at, now=now)
+        return seconds or None
 
     def _settle_soon(self, attempt_ids: list[int]) -> None:
         now, clock = timezone.now(), time.monotonic()
@@ -210,7 +187,7 @@ class Ticker:
         if due_ids:
             await self._end_those_already_decided(due_ids)
         try:
-            attempts = await database_sync_to_async(_settle_missing_timers)(due_ids=due_ids, other_ids=other_ids)
+            attempts = await database_sync_to_async(clock.attempts_reconcile_many)(due_ids=due_ids, other_ids=other_ids)
         except Exception:
             logger.exception("settling the missing timers of attempts %s failed", [*due_ids, *other_ids][:20])
             return
@@ -230,29 +207,20 @@ class Ticker:
     async def _end_those_already_decided(self, due_ids: list[int]) -> None:
         """Send the last frame at once to the sockets of due attempts whose end is already decided.
 
-        An attempt still ongoing past its deadline can only end as `timeout` (a submit needs
-        time left, an answer after the deadline expires it), so its sockets need not wait for
-        the transaction that records it: with 10,000 attempts sharing a deadline, that wait
-        (and the 10,000 channel-layer messages) made the last frame 33 s late (bench/README.md).
-        One read of the rows tells decided from not (a deadline that moved, a lost attempt).
+        Their sockets need not wait for the transaction that records the end: with 10,000
+        attempts sharing a deadline, that wait (and the 10,000 channel-layer messages) made the
+        last frame 33 s late (bench/README.md).
         """
         try:
-            rows = await database_sync_to_async(_status_and_deadline)(due_ids)
+            ends = await database_sync_to_async(clock.ends_of_due)(due_ids)
         except Exception:
             logger.exception("reading %d attempts whose timers ran out failed", len(due_ids))
             return
-        now = timezone.now()
-        for attempt_id, (status, deadline_at) in rows.items():
-            if status == Attempt.Status.ONGOING and deadline_at > now:
-                continue  # not due after all: the settle below restores its timer
-            final = Attempt.Status.TIMEOUT if status == Attempt.Status.ONGOING else status
+        for attempt_id, end in ends.items():
+            if end is None:
+                continue  # not due after all: the settle restores its timer
             for target in list(self._targets.get(attempt_id, ())):
-                await target.attempt_over(final)
-
-
-def _status_and_deadline(attempt_ids: list[int]) -> dict[int, tuple[str, datetime]]:
-    rows = Attempt.objects.filter(pk__in=attempt_ids).values_list("pk", "status", "deadline_at")
-    return {pk: (status, deadline_at) for pk, status, deadline_at in rows}
+                await target.attempt_over(end)
 
 
 # One ticker per event loop. A server process has one loop; tests start a loop per test.

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pytest
 
 from attempts import timer
 from tests.factories import api_client, make_exam, make_user
+
+
+def pytest_configure(config):
+    # The SQLite test database is a file under var/ (daphne and workers of the e2e tests open it too).
+    (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

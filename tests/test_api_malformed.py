@@ -37,7 +37,7 @@ def test_bad_path_id_400_naming_the_field(student, client_for, method, template,
     response = getattr(client_for(student), method)(template.format(raw))
 
     assert response.status_code == 400, response.content
-    assert response.json() == {"error": f"{field}: {message}", "fields": {field: [message]}}
+    assert response.json() == {"error": f"{field}: {message}", "code": "invalid_input", "fields": {field: [message]}}
 
 
 @pytest.mark.parametrize(("method", "template", "field"), PATH_ROUTES)
@@ -109,7 +109,7 @@ def test_bad_answer_field_400_naming_it(ids, student, client_for, change, field,
     response = client_for(student).post("/api/exam/timer/submit-answer/", body, format="json")
 
     assert response.status_code == 400, response.content
-    assert response.json() == {"error": f"{field}: {message}", "fields": {field: [message]}}
+    assert response.json() == {"error": f"{field}: {message}", "code": "invalid_input", "fields": {field: [message]}}
     assert not Answer.objects.exists()
 
 
@@ -122,6 +122,7 @@ def test_missing_answer_field_400_naming_it(ids, student, client_for, missing):
     assert response.status_code == 400
     assert response.json() == {
         "error": f"{missing}: This field is required.",
+        "code": "invalid_input",
         "fields": {missing: ["This field is required."]},
     }
 

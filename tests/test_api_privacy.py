@@ -10,7 +10,7 @@ from attempts.models import Answer, Attempt
 from tests.factories import set_deadline
 
 pytestmark = pytest.mark.django_db
-NOT_YOURS = {"error": "This exam attempt does not belong to you."}
+NOT_YOURS = {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
 
 
 @pytest.fixture

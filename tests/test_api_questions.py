@@ -72,7 +72,7 @@ def test_not_your_attempt_403(attempt, other_student, client_for):
     response = questions(client_for(other_student), attempt.pk)
 
     assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you."}
+    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
 
 
 def test_attempt_not_found_404(student, client_for):

@@ -81,7 +81,7 @@ def test_not_your_attempt_403(attempt_id, other_student, client_for):
     response = remaining(client_for(other_student), attempt_id)
 
     assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you."}
+    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
 
 
 def test_attempt_not_found_404(student, client_for):

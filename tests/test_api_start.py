@@ -93,7 +93,7 @@ def test_unpublished_exam_400(student, client_for):
     response = start(client_for(student), exam.pk)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "This exam is not published yet."}
+    assert response.json() == {"error": "This exam is not published yet.", "code": "exam_not_published"}
     assert not Attempt.objects.exists()
 
 
@@ -105,7 +105,10 @@ def test_previous_attempt_timed_out_400_then_a_new_attempt(exam, student, client
     response = start(client, exam.pk)
 
     assert response.status_code == 400
-    assert response.json() == {"error": "Your previous attempt has timed out. Please start a new attempt."}
+    assert response.json() == {
+        "error": "Your previous attempt has timed out. Please start a new attempt.",
+        "code": "previous_attempt_timed_out",
+    }
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.TIMEOUT
     again = start(client, exam.pk)

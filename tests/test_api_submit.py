@@ -118,7 +118,7 @@ def test_not_your_attempt_403_and_nothing_changes(attempt, other_student, client
     response = submit(client_for(other_student), attempt.pk)
 
     assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you."}
+    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.ONGOING
 

@@ -63,7 +63,7 @@ def test_already_submitted_400(attempt, question, student, client_for):
     response = answer(client, attempt.pk, question.pk, "A")
 
     assert response.status_code == 400
-    assert response.json() == {"error": "Exam already submitted. Cannot modify answers."}
+    assert response.json() == {"error": "Exam already submitted. Cannot modify answers.", "code": "already_submitted"}
     assert not Answer.objects.exists()
 
 
@@ -73,7 +73,7 @@ def test_question_of_another_exam_400(attempt, student, client_for):
     response = answer(client_for(student), attempt.pk, foreign.pk, "A")
 
     assert response.status_code == 400
-    assert response.json() == {"error": "This question does not belong to this exam."}
+    assert response.json() == {"error": "This question does not belong to this exam.", "code": "question_not_in_exam"}
     assert not Answer.objects.exists()
 
 
@@ -95,7 +95,7 @@ def test_not_your_attempt_403(attempt, question, other_student, client_for):
     response = answer(client_for(other_student), attempt.pk, question.pk, "A")
 
     assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you."}
+    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
     assert not Answer.objects.exists()
 
 
@@ -106,7 +106,7 @@ def test_after_the_deadline_410_and_not_stored(attempt, question, student, clien
     response = answer(client_for(student), attempt.pk, question.pk, "A")
 
     assert response.status_code == 410
-    assert response.json() == {"error": "Exam time has expired. Cannot submit answers."}
+    assert response.json() == {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"}
     assert not Answer.objects.exists()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.TIMEOUT
@@ -121,5 +121,5 @@ def test_timed_out_attempt_410(attempt, question, student, client_for):
     response = answer(client, attempt.pk, question.pk, "B")
 
     assert response.status_code == 410
-    assert response.json() == {"error": "Exam time has expired. Cannot submit answers."}
+    assert response.json() == {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"}
     assert Answer.objects.get(attempt=attempt).selected_option == "A"

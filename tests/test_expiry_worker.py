@@ -22,11 +22,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from attempts import services, timer
+from attempts.expiry.listener import ExpiredKeyListener
+from attempts.expiry.notifications import ensure_expired_events
+from attempts.expiry.worker import ExpiryWorker
 from attempts.models import Attempt
-from realtime import events
-from realtime.expiry import ExpiryWorker
-from realtime.listener import ExpiredKeyListener
-from realtime.notifications import ensure_expired_events
+from realtime.groups import proctor_group
 from tests.e2e.servers import ROOT, subprocess_env
 from tests.factories import make_exam, set_deadline
 from tests.redis_server import free_port
@@ -69,18 +69,17 @@ class WorkerThreads:
 
 @pytest.fixture
 def workers():
-    with events.dedicated_publishing_loop():
-        threads = WorkerThreads()
-        yield threads
-        threads.close()
+    threads = WorkerThreads()
+    yield threads
+    threads.close()
 
 
 @pytest.fixture
 def expiry_log(caplog):
-    caplog.set_level(logging.INFO, logger="realtime.expiry")
+    caplog.set_level(logging.INFO, logger="attempts.expiry")
 
     def lines() -> list[str]:
-        return [record.getMessage() for record in caplog.records if record.name == "realtime.expiry"]
+        return [record.getMessage() for record in caplog.records if record.name == "attempts.expiry"]
 
     return lines
 
@@ -220,7 +219,7 @@ def test_two_workers_expire_each_of_200_due_attempts_exactly_once(workers, expir
     exam = make_exam(questions=2)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(events.proctor_group(exam.pk), channel)
+    async_to_sync(layer.group_add)(proctor_group(exam.pk), channel)
     workers.start(2)
     ids = _bulk_due_attempts(exam, 200)
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from attempts import services
 from attempts.models import Answer, Attempt
-from realtime.events import proctor_group
+from realtime.groups import proctor_group
 from tests.factories import api_client, make_exam, make_user, set_deadline
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from attempts.models import Answer, Attempt
 from tests.factories import api_client, make_exam, make_user, set_deadline
 from tests.redis_server import private_redis, unreachable_redis
 
-START_FAILED = {"error": "Failed to start exam timer. Please try again."}
+START_FAILED = {"error": "Failed to start exam timer. Please try again.", "code": "timer_unavailable"}
 
 
 def seconds_until(moment) -> float:

@@ -97,7 +97,7 @@ async def test_the_loop_runs_only_while_sockets_are_connected(attempt, student):
 
 @async_test
 async def test_a_lost_timer_is_restored_once_and_the_countdown_goes_on(attempt, student, caplog):
-    caplog.set_level(logging.WARNING, logger="attempts.services")
+    caplog.set_level(logging.WARNING, logger="attempts.clock")
     comm = await open_socket(attempt_path(attempt.pk), student)
     await next_frame(comm)
 

@@ -19,6 +19,7 @@ class DetailErrorSerializer(serializers.Serializer):
 
     detail = serializers.CharField()
     error = serializers.CharField(required=False)
+    code = serializers.CharField(required=False)
 
 
 class TokenPairSerializer(serializers.Serializer):

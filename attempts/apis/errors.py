@@ -19,14 +19,20 @@ def _first_message(detail) -> str:
 
 
 def exception_handler(exc, context):
-    """Domain errors get `{"error": text}` (404 keeps DRF's `detail`); bad input names its field."""
+    """Every error body has `error` and `code` (404 keeps exactly DRF's `detail`); bad input names its field."""
     if isinstance(exc, errors.NotFound):
         return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, errors.DomainError):
-        return Response({"error": exc.message}, status=exc.status_code)
+        return Response({"error": exc.message, "code": exc.code}, status=exc.status_code)
     if isinstance(exc, exceptions.ValidationError):
-        return Response({"error": _first_message(exc.detail), "fields": exc.detail}, status=400)
+        return Response(
+            {"error": _first_message(exc.detail), "code": errors.INVALID_INPUT, "fields": exc.detail}, status=400
+        )
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        if response.status_code == status.HTTP_404_NOT_FOUND:
+            return response
         response.data.setdefault("error", str(response.data["detail"]))
+        # SimpleJWT's token errors carry a `code` already (`token_not_valid`); DRF's own carry a default one.
+        response.data.setdefault("code", getattr(exc, "default_code", "error"))
     return response

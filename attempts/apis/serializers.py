@@ -94,4 +94,6 @@ class QuestionsResponseSerializer(serializers.Serializer):
 
 
 class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
+    error = serializers.CharField(help_text="For people; may be reworded.")
+    code = serializers.CharField(help_text="Stable and machine-readable: clients switch on this (docs/api.md).")
+    fields = serializers.DictField(required=False, help_text="Bad input: the problems of each field.")

@@ -6,16 +6,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from attempts import selectors, services
+from attempts import clock, selectors, services
 from attempts.apis import serializers as s
 from attempts.models import Attempt
 from attempts.scoring import result_of
+from attempts.texts import (
+    ALREADY_SUBMITTED_MESSAGE,
+    COMPLETED_MESSAGE,
+    RESUME_MESSAGE,
+    TIMEOUT_MESSAGE,
+    TIMEOUT_SUBMIT_MESSAGE,
+)
 from examsite.arrival import received_at
-from realtime.events import COMPLETED_MESSAGE, TIMEOUT_MESSAGE
-
-RESUME_MESSAGE = "Resuming existing exam attempt"
-TIMEOUT_SUBMIT_MESSAGE = "Exam submitted after time expired"
-ALREADY_SUBMITTED_MESSAGE = "Exam was already submitted"
 
 ERRORS = {
     400: OpenApiResponse(s.ErrorSerializer, description="Bad input, or a rule of the exam refused it"),
@@ -67,7 +69,7 @@ class StartExamView(APIView):
         if not result.created:
             body["message"] = RESUME_MESSAGE
         return Response(
-            body,
+            s.StartResponseSerializer(body).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -83,24 +85,14 @@ class RemainingTimeView(APIView):
             user=request.user,
             attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
         )
-        seconds = services.attempt_time_left(attempt=attempt)
+        seconds = clock.attempt_reconcile(attempt=attempt)
         if attempt.status == Attempt.Status.ONGOING:
-            return Response({"status": "running", "remaining_seconds": seconds})
-        if attempt.status == Attempt.Status.TIMEOUT:
-            return Response(
-                {
-                    "status": "timeout",
-                    "remaining_seconds": 0,
-                    "message": TIMEOUT_MESSAGE,
-                }
-            )
-        return Response(
-            {
-                "status": "completed",
-                "remaining_seconds": 0,
-                "message": COMPLETED_MESSAGE,
-            }
-        )
+            body = {"status": "running", "remaining_seconds": seconds}
+        elif attempt.status == Attempt.Status.TIMEOUT:
+            body = {"status": "timeout", "remaining_seconds": 0, "message": TIMEOUT_MESSAGE}
+        else:
+            body = {"status": "completed", "remaining_seconds": 0, "message": COMPLETED_MESSAGE}
+        return Response(s.RemainingResponseSerializer(body).data)
 
 
 class SubmitAnswerView(APIView):
@@ -117,14 +109,13 @@ class SubmitAnswerView(APIView):
         serializer = s.SubmitAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.answer_save(user=request.user, received_at=received_at(request), **serializer.validated_data)
-        return Response(
-            {
-                "status": "saved",
-                "question_id": result.answer.question_id,
-                "selected_option": result.answer.selected_option,
-                "action": "saved" if result.created else "updated",
-            }
-        )
+        body = {
+            "status": "saved",
+            "question_id": result.answer.question_id,
+            "selected_option": result.answer.selected_option,
+            "action": "saved" if result.created else "updated",
+        }
+        return Response(s.AnswerResponseSerializer(body).data)
 
 
 class SubmitExamView(APIView):
@@ -149,15 +140,15 @@ class SubmitExamView(APIView):
         }
         if result.outcome == "already_completed":
             body["message"] = ALREADY_SUBMITTED_MESSAGE
-            return Response(body)
-        body.update(
-            correct_answers=figures.correct_answers,
-            total_questions=figures.total_questions,
-            time_taken_minutes=figures.time_taken_minutes,
-        )
+        else:
+            body.update(
+                correct_answers=figures.correct_answers,
+                total_questions=figures.total_questions,
+                time_taken_minutes=figures.time_taken_minutes,
+            )
         if result.outcome == "timeout":
             body["message"] = TIMEOUT_SUBMIT_MESSAGE
-        return Response(body)
+        return Response(s.SubmitResponseSerializer(body).data)
 
 
 class QuestionsView(APIView):
@@ -171,11 +162,10 @@ class QuestionsView(APIView):
             user=request.user,
             attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
         )
-        return Response(
-            {
-                "attempt_id": attempt.pk,
-                "exam_title": attempt.exam.title,
-                "questions": s.StudentQuestionSerializer(selectors.questions_of(attempt), many=True).data,
-                "saved_answers": selectors.saved_answers_of(attempt),
-            }
-        )
+        body = {
+            "attempt_id": attempt.pk,
+            "exam_title": attempt.exam.title,
+            "questions": selectors.questions_of(attempt),
+            "saved_answers": selectors.saved_answers_of(attempt),
+        }
+        return Response(s.QuestionsResponseSerializer(body).data)

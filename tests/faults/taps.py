@@ -9,7 +9,7 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from realtime import events
+from realtime.groups import proctor_group
 
 END_EVENTS = ("attempt_timeout", "attempt_submitted")
 
@@ -20,7 +20,7 @@ class ProctorTap:
     def __init__(self, exam_id: int) -> None:
         self.layer = get_channel_layer()
         self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(events.proctor_group(exam_id), self.channel)
+        async_to_sync(self.layer.group_add)(proctor_group(exam_id), self.channel)
         self.frames: list[dict] = []
 
     def drain(self, *, until_count: int = 0, kinds: tuple[str, ...] = END_EVENTS, timeout: float, quiet: float = 1.0):

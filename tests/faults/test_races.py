@@ -130,7 +130,10 @@ def test_answers_racing_the_deadline_are_accepted_exactly_when_received_before_i
             write_lags.append(saved_at[attempt.pk].timestamp() - deadline)
         else:
             # Refused: the document's 410, no trace, and the server could only have decided after the deadline.
-            assert (outcome.status, outcome.body) == (410, {"error": "Exam time has expired. Cannot submit answers."})
+            assert (outcome.status, outcome.body) == (
+                410,
+                {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"},
+            )
             assert attempt.pk not in saved_at and scores[attempt.pk] == 0
             assert outcome.received_at >= deadline
             margins[410].append(outcome.sent_at - deadline)

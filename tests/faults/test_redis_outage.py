@@ -25,7 +25,10 @@ OUTAGE_SECONDS = 10.0  # issue 5
 RUNNING = 10  # attempts that keep working through the outage
 ROUND_SECONDS = 1.0  # each running attempt asks `remaining` and saves an answer this often
 DUE_DURING_OUTAGE_AFTER = 4.0  # one attempt's deadline passes this long into the outage
-START_FAILED = {"error": "Failed to start exam timer. Please try again."}  # the design document's 500
+START_FAILED = {
+    "error": "Failed to start exam timer. Please try again.",
+    "code": "timer_unavailable",
+}  # the original API's 500
 TIMER_BOUND_SECONDS = 1.0
 
 

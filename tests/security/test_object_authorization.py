@@ -10,7 +10,7 @@ from attempts import timer
 from attempts.models import Answer, Attempt
 from tests.factories import api_client, make_exam, make_user, set_deadline
 
-NOT_YOURS = {"error": "This exam attempt does not belong to you."}
+NOT_YOURS = {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_own_attempt_with_a_question_of_another_exam_leaks_nothing(victim_attemp
         format="json",
     )
     assert response.status_code == 400
-    assert response.json() == {"error": "This question does not belong to this exam."}
+    assert response.json() == {"error": "This question does not belong to this exam.", "code": "question_not_in_exam"}
     assert not [s for s in _leaked_secrets(victim_attempt) if s in json.dumps(response.json())]
     assert not Answer.objects.filter(question=foreign_question, attempt_id=own_attempt).exists()
 

@@ -7,9 +7,8 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from realtime import events
-from realtime.expiry import RESTORE_INTERVAL, SWEEP_INTERVAL, ExpiryWorker
-from realtime.notifications import NotificationsUnavailable
+from attempts.expiry.notifications import NotificationsUnavailable
+from attempts.expiry.worker import RESTORE_INTERVAL, SWEEP_INTERVAL, ExpiryWorker
 
 
 class Command(BaseCommand):
@@ -36,7 +35,6 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         worker = ExpiryWorker(stop=stop, sweep_interval=sweep_interval, restore_interval=restore_interval)
         try:
-            with events.dedicated_publishing_loop():
-                worker.run()
+            worker.run()
         except NotificationsUnavailable as exc:
             raise CommandError(str(exc)) from exc

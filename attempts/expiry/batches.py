@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from attempts import services
 
-logger = logging.getLogger("realtime.expiry")
+logger = logging.getLogger("attempts.expiry")
 
 # Expiries in flight at once per worker process (each thread holds one database connection).
 EXPIRY_THREADS = 4

@@ -14,8 +14,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from attempts.expiry.batches import expire_each
 from attempts.models import Attempt
-from realtime.expiring import expire_each
 
 # Attempts read per query: small enough that a mass timeout never holds one long transaction.
 SWEEP_BATCH = 200

@@ -17,11 +17,11 @@ import time
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
 from attempts import timer
-from realtime import notifications, restorer, sweeper
-from realtime.expiring import expire_each
-from realtime.listener import ExpiredKeyListener
+from attempts.expiry import notifications, restorer, sweeper
+from attempts.expiry.batches import expire_each
+from attempts.expiry.listener import ExpiredKeyListener
 
-logger = logging.getLogger("realtime.expiry")
+logger = logging.getLogger("attempts.expiry")
 
 # "At least once a second" with room to spare: the query is one range scan of attempt_due_idx.
 SWEEP_INTERVAL = 0.5

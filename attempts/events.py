@@ -1,0 +1,67 @@
+"""What happened to attempts, as plain data, announced after commit to whoever subscribed.
+
+The domain does not know who listens: the socket transport subscribes when its app is ready
+(`realtime.apps`) and turns these into channel-layer messages. A subscriber receives the
+events of one transaction together, so a mass timeout is one call, not thousands.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class AttemptStarted:
+    attempt_id: int
+    exam_id: int
+    row: dict  # the attempt as the proctor table shows it (`selectors.attempt_row`)
+
+
+@dataclass(frozen=True)
+class AnswerSaved:
+    attempt_id: int
+    exam_id: int
+    status: str
+    answered: int  # questions of the attempt with an answer now
+
+
+@dataclass(frozen=True)
+class AttemptEnded:
+    attempt_id: int
+    exam_id: int
+    status: str  # "completed" or "timeout"
+    score: int
+    percentage: float
+    total_marks: int
+
+
+Event = AttemptStarted | AnswerSaved | AttemptEnded
+Subscriber = Callable[[Sequence[Event]], None]
+
+_subscribers: list[Subscriber] = []
+
+
+def subscribe(subscriber: Subscriber) -> None:
+    """Call `subscriber` with the events of every transaction from now on (once per subscriber)."""
+    if subscriber not in _subscribers:
+        _subscribers.append(subscriber)
+
+
+def announce(events: Sequence[Event]) -> None:
+    """Hand `events` to every subscriber now; a failing subscriber is logged and the others still run."""
+    for subscriber in list(_subscribers):
+        try:
+            subscriber(events)
+        except Exception:
+            logger.exception("subscriber %r failed on %d events", subscriber, len(events))
+
+
+def announce_on_commit(events: Sequence[Event]) -> None:
+    """Announce `events` once the current transaction commits (at once outside one); never for a rollback."""
+    transaction.on_commit(lambda: announce(events), robust=True)

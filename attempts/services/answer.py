@@ -1,0 +1,69 @@
+"""Saving one answer: accepted only if received before the deadline, under the attempt's row lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from attempts import errors, events
+from attempts.models import Answer, Attempt, Question
+from attempts.selectors import attempt_for_user
+from attempts.services.expire import attempt_expire
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    answer: Answer
+    created: bool
+
+
+def answer_save(
+    *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
+) -> AnswerResult:
+    """Save or change one answer, accepted only if received (`received_at`, default now) before the deadline."""
+    attempt = attempt_for_user(user=user, attempt_id=attempt_id)
+    question = Question.objects.filter(pk=question_id).first()
+    if question is None:
+        raise errors.NotFound()
+    try:
+        return _answer_save_locked(
+            attempt_id=attempt.pk,
+            question=question,
+            selected_option=selected_option,
+            received_at=received_at or timezone.now(),
+        )
+    except errors.TimeExpired:
+        attempt_expire(attempt_id=attempt.pk)
+        raise
+
+
+def _answer_save_locked(
+    *, attempt_id: int, question: Question, selected_option: str, received_at: datetime
+) -> AnswerResult:
+    with transaction.atomic():
+        # The row lock orders this answer against expiry and submit: whichever comes
+        # second sees what the first did.
+        attempt = Attempt.objects.select_for_update().get(pk=attempt_id)
+        if attempt.status == Attempt.Status.COMPLETED:
+            raise errors.AttemptAlreadySubmitted()
+        if attempt.status == Attempt.Status.TIMEOUT or received_at >= attempt.deadline_at:
+            raise errors.TimeExpired()
+        if question.exam_id != attempt.exam_id:
+            raise errors.QuestionNotInExam()
+        answer, created = Answer.objects.update_or_create(
+            attempt=attempt,
+            question=question,
+            defaults={"selected_option": selected_option},
+        )
+        answered = Answer.objects.filter(attempt=attempt).count()
+        events.announce_on_commit(
+            [
+                events.AnswerSaved(
+                    attempt_id=attempt.pk, exam_id=attempt.exam_id, status=attempt.status, answered=answered
+                )
+            ]
+        )
+    return AnswerResult(answer=answer, created=created)
