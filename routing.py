@@ -1,4 +1,4 @@
-"""WebSocket routes (see SPEC.md, "WebSocket")."""
+"""WebSocket routes (docs/websocket.md)."""
 
 from django.urls import path
 

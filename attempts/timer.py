@@ -94,7 +94,7 @@ def restore(attempt_id: int, milliseconds: int) -> bool:
     key = key_for(attempt_id)
     if client().set(key, seconds, px=max(1, milliseconds), nx=True):
         return True
-    # A key without a TTL (the design document's "TTL = -1" corruption) would never expire.
+    # A key without a TTL ("TTL = -1", a corruption seen in the wild) would never expire.
     return client().pttl(key) == -1 and bool(client().pexpire(key, max(1, milliseconds)))
 
 

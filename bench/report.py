@@ -91,7 +91,7 @@ def targets(run: dict) -> list[str]:
         )
     if not rows:
         return []
-    return ["### Targets of issue 6", "", _row("target", "this run", ""), _row("---", "---", "---"), *rows, ""]
+    return ["### Targets", "", _row("target", "this run", ""), _row("---", "---", "---"), *rows, ""]
 
 
 def tables(run: dict) -> str:
@@ -283,7 +283,7 @@ def tables(run: dict) -> str:
                 f"(p99 {ms(naive_late.get('p99'))} ms from the second they show)",
             ),
             _row(
-                "design document: REST polling every 10 s",
+                "REST polling every 10 s (the original client)",
                 _cpu(poll, "daphne"),
                 cell(poll),
                 ratio(poll),

@@ -1,6 +1,6 @@
 """The stack under test: environment, database, and the daphne / expiry-worker processes.
 
-Reuses the e2e harness's ServerProcess (SIGTERM then SIGKILL, log file per process); the
+Reuses the end-to-end tests' ServerProcess (SIGTERM then SIGKILL, log file per process); the
 processes are started here because the bench also serves its own naive ASGI app.
 """
 

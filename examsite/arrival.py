@@ -1,6 +1,6 @@
 """When the server received a request: the moment the deadline is judged against.
 
-SPEC: an answer counts only if the server receives it before the deadline. A request that
+The rule: an answer counts only if the server receives it before the deadline. A request that
 arrived in time may still wait for a worker thread (`examsite/concurrency.py`) or the row
 lock; judging it by the clock at that later moment would refuse answers that were in time.
 The stamp is taken when the whole body has arrived, so a client cannot send the headers

@@ -17,7 +17,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # Sign-out revokes the refresh token (rotation already blacklists the old ones).
     path("api/token/blacklist/", TokenBlacklistView.as_view(), name="token_blacklist"),
-    # The pages (SPEC.md, "Pages").
+    # The pages: shells that the browser fills from the API and the sockets.
     path("", pages.home, name="home"),
     path("login/", pages.login_page, name="login"),
     path("exam/<int:exam_id>/", pages.exam_page, name="exam-page"),

@@ -3,7 +3,7 @@
 daphne closes through autobahn's `sendClose`, which accepts only 1000 and 3000-4999 from an
 application and raises for anything else, so a consumer's close(1009) turned into a crash and
 a 1011. RFC 6455 lets an endpoint send 1008 (policy violation) and 1009 (message too big),
-and SPEC.md promises 1009 for frames over 4 KiB: those two go straight to autobahn's
+and our protocol promises 1009 for frames over 4 KiB: those two go straight to autobahn's
 `sendCloseFrame`, which is what `sendClose` calls after its check.
 """
 

@@ -1,1 +1,1 @@
-"""The REST API of the design document: thin views over the services."""
+"""The REST API (docs/api.md): thin views over the services."""

@@ -1,4 +1,4 @@
-"""Views of the design document's five endpoints: parse, call one service, shape the answer."""
+"""Views of the five exam endpoints (docs/api.md): parse, call one service, return the output serializer's data."""
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
