@@ -33,6 +33,13 @@ def _path_id(serializer_class, **raw) -> int:
     return next(iter(serializer.validated_data.values()))
 
 
+def _own_attempt(request: Request, attempt_id: str) -> Attempt:
+    """The requesting user's attempt of the path's `attempt_id` (400 malformed, 404 unknown, 403 another's)."""
+    return selectors.attempt_for_user(
+        user=request.user, attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id)
+    )
+
+
 def _path_param(name: str) -> OpenApiParameter:
     # The bounds the id serializers enforce (400 outside them), so that the schema's "valid" is valid.
     return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": s.MAX_ID}, OpenApiParameter.PATH)
@@ -81,10 +88,7 @@ class RemainingTimeView(APIView):
     )
     def get(self, request: Request, attempt_id: str) -> Response:
         """Seconds left of an attempt, or how it ended."""
-        attempt = selectors.attempt_for_user(
-            user=request.user,
-            attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
-        )
+        attempt = _own_attempt(request, attempt_id)
         seconds = clock.attempt_reconcile(attempt=attempt)
         if attempt.status == Attempt.Status.ONGOING:
             body = {"status": "running", "remaining_seconds": seconds}
@@ -158,10 +162,7 @@ class QuestionsView(APIView):
     )
     def get(self, request: Request, attempt_id: str) -> Response:
         """The attempt's questions, without correct answers, and its saved answers."""
-        attempt = selectors.attempt_for_user(
-            user=request.user,
-            attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
-        )
+        attempt = _own_attempt(request, attempt_id)
         body = {
             "attempt_id": attempt.pk,
             "exam_title": attempt.exam.title,
