@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from attempts import timer
-from tests.factories import api_client, make_exam, make_user
+from tests.factories import api_client, make_exam, make_user, start_attempt
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +61,12 @@ def proctor(db):
 @pytest.fixture
 def exam(db):
     return make_exam(questions=4, duration_minutes=60)
+
+
+@pytest.fixture
+def attempt(exam, student):
+    """The student's ongoing attempt of `exam` (a module may override `exam` to change its shape)."""
+    return start_attempt(student, exam)
 
 
 @pytest.fixture

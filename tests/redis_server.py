@@ -15,7 +15,7 @@ from contextlib import closing, contextmanager
 
 import redis
 
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 STARTUP_SECONDS = 10.0  # a cold redis-server answers in well under a second; this only bounds a failure
 TIMER_DB = 1  # the design document's database for timers

@@ -11,7 +11,8 @@ from channels.db import database_sync_to_async
 
 from attempts import services
 from attempts.models import Attempt
-from tests.factories import api_client, make_user, set_deadline
+from tests.factories import api_client, make_user
+from tests.helpers import set_deadline
 from tests.wsclient import (
     async_test,
     attempt_path,

@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from attempts import services
 from attempts.models import Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 from tests.wsclient import (
     async_test,
     frame_of_type,

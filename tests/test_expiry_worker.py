@@ -28,9 +28,9 @@ from realtime.expiry import ExpiryWorker
 from realtime.listener import ExpiredKeyListener
 from realtime.notifications import ensure_expired_events
 from tests.e2e.servers import ROOT, subprocess_env
-from tests.factories import make_exam, set_deadline
+from tests.factories import make_exam
+from tests.helpers import set_deadline, wait_until
 from tests.redis_server import free_port
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,7 +19,8 @@ from django.utils import timezone
 from attempts import services
 from attempts.models import Answer, Attempt
 from realtime.events import proctor_group
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

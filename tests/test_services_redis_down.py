@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from attempts import timer
 from attempts.models import Answer, Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 from tests.redis_server import private_redis, unreachable_redis
 
 START_FAILED = {"error": "Failed to start exam timer. Please try again."}

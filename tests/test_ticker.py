@@ -11,9 +11,8 @@ from django.contrib.auth import get_user_model
 
 from attempts import services, timer
 from realtime.ticker import get_ticker
-from tests.factories import set_deadline
+from tests.helpers import async_wait_until, set_deadline
 from tests.redis_server import private_redis, unreachable_redis
-from tests.waiting import async_wait_until
 from tests.wsclient import async_test, attempt_path, close_code, frame_of_type, next_frame, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,7 +15,8 @@ from websockets.exceptions import InvalidStatus
 from attempts import services
 from attempts.models import Attempt
 from tests.e2e.clients import attempt_path, open_socket, proctor_path, rest
-from tests.factories import access_token_for, set_deadline
+from tests.factories import access_token_for
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -17,8 +17,8 @@ import pytest
 from attempts import services, timer
 from attempts.models import Attempt
 from tests.e2e.clients import FRAME_TIMEOUT, attempt_path, open_socket, proctor_path, rest
-from tests.factories import access_token_for, make_exam, make_user, set_deadline
-from tests.waiting import wait_until
+from tests.factories import access_token_for, make_exam, make_user
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

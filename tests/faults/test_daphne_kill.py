@@ -11,9 +11,10 @@ import pytest
 from attempts import services
 from attempts.models import Attempt
 from tests.e2e.clients import rest
-from tests.factories import access_token_for, make_exam, set_deadline
+from tests.factories import access_token_for, make_exam
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, tick_error, until
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

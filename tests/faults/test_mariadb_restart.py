@@ -21,7 +21,7 @@ from attempts import timer
 from tests.e2e.clients import rest
 from tests.e2e.servers import ROOT, subprocess_env
 from tests.faults.sockets import AttemptWatcher, until
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

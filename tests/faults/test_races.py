@@ -22,7 +22,7 @@ from tests.factories import access_token_for, make_exam
 from tests.faults.bulk import answer_first_question_correctly, bulk_attempts, bulk_users
 from tests.faults.load import Call, fire, spread
 from tests.faults.taps import ProctorTap
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -16,10 +16,10 @@ import pytest
 from attempts import services, timer
 from attempts.models import Attempt
 from tests.e2e.clients import rest
-from tests.factories import access_token_for, make_exam, set_deadline
+from tests.factories import access_token_for, make_exam
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, tick_error, until
-from tests.waiting import wait_until
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

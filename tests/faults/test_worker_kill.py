@@ -14,7 +14,7 @@ from attempts.models import Attempt
 from tests.factories import make_exam
 from tests.faults.bulk import answer_first_question_correctly, bulk_attempts, bulk_users
 from tests.faults.taps import ProctorTap
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

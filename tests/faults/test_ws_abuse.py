@@ -22,9 +22,10 @@ from attempts import services
 from attempts.models import Attempt
 from tests.e2e.clients import attempt_path, open_socket, proctor_path, rest
 from tests.e2e.servers import ROOT
-from tests.factories import access_token_for, make_exam, make_user, set_deadline
+from tests.factories import access_token_for, make_exam, make_user
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, until
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

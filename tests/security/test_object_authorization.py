@@ -8,7 +8,8 @@ import pytest
 
 from attempts import timer
 from attempts.models import Answer, Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 
 NOT_YOURS = {"error": "This exam attempt does not belong to you."}
 
