@@ -14,7 +14,7 @@ from pathlib import Path
 
 import MySQLdb
 
-from tests.e2e.servers import free_port
+from bench.network import free_port
 from tests.helpers import wait_until
 
 MARIADBD = "/usr/sbin/mariadbd"
