@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
 
 from attempts import timer
+from realtime import events
 from tests.factories import api_client, make_exam, make_user, start_attempt
+from tests.helpers import WorkerThreads
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +75,23 @@ def attempt(exam, student):
 @pytest.fixture
 def client_for():
     return api_client
+
+
+@pytest.fixture
+def workers():
+    """Expiry workers to start in threads of this process; stopped, and their errors raised, afterwards."""
+    with events.dedicated_publishing_loop():
+        threads = WorkerThreads()
+        yield threads
+        threads.close()
+
+
+@pytest.fixture
+def expiry_log(caplog):
+    """The messages the expiry worker logged so far, as a function of no arguments."""
+    caplog.set_level(logging.INFO, logger="realtime.expiry")
+
+    def lines() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.name == "realtime.expiry"]
+
+    return lines

@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import math
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from attempts import timer
 from attempts.models import Attempt
+from realtime.expiry import ExpiryWorker
 
 T = TypeVar("T")
 
@@ -127,6 +129,41 @@ async def async_wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+# --- Expiry workers in threads of the test process ---
+
+
+class WorkerThreads:
+    """Expiry workers running in threads of the test process, with short intervals."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def start(self, count: int = 1, **options) -> None:
+        options = {"sweep_interval": 0.25, **options}
+        for number in range(count):
+            worker = ExpiryWorker(stop=self.stop, **options)
+            thread = threading.Thread(target=self._run, args=(worker,), name=f"expiry-worker-{number}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, worker: ExpiryWorker) -> None:
+        try:
+            worker.run()
+        except BaseException as exc:
+            self.errors.append(exc)
+            raise
+
+    def close(self) -> None:
+        """Stop every worker and wait for it (again: a no-op)."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+        assert not any(thread.is_alive() for thread in self.threads), "a worker did not stop"
+        assert not self.errors, self.errors
 
 
 # --- Timers after Redis lost them ---
