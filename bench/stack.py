@@ -11,12 +11,11 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from tests.e2e.servers import DAPHNE, ROOT, ServerProcess, free_port
+from bench.network import free_port, healthz_ok
+from tests.e2e.servers import DAPHNE, ROOT, ServerProcess
 
 DEFAULT_DATABASE_URL = "mysql://root@127.0.0.1:3306/examtimer_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
@@ -131,7 +130,7 @@ class Stack:
         """One daphne process serving `application`; returns once /healthz answers."""
         port = free_port()
         server = self._spawn(name, "web", [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application], port)
-        _wait(server, lambda: _healthz_ok(server), "/healthz")
+        _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server
 
     def start_worker(self, name: str = "worker") -> ServerProcess:
@@ -163,11 +162,3 @@ def _wait(server: ServerProcess, ready, what: str) -> None:
         if time.monotonic() >= deadline:
             raise RuntimeError(f"{server.name}: no {what} after {STARTUP_SECONDS} s\n{server.tail()}")
         time.sleep(0.2)
-
-
-def _healthz_ok(server: ServerProcess) -> bool:
-    try:
-        with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
 import pytest
 
 from attempts import timer
-from tests.factories import api_client, make_exam, make_user
+from tests.factories import api_client, make_exam, make_user, start_attempt
+from tests.helpers import WorkerThreads
 
 
 def pytest_configure(config):
@@ -70,5 +72,30 @@ def exam(db):
 
 
 @pytest.fixture
+def attempt(exam, student):
+    """The student's ongoing attempt of `exam` (a module may override `exam` to change its shape)."""
+    return start_attempt(student, exam)
+
+
+@pytest.fixture
 def client_for():
     return api_client
+
+
+@pytest.fixture
+def workers():
+    """Expiry workers to start in threads of this process; stopped, and their errors raised, afterwards."""
+    threads = WorkerThreads()
+    yield threads
+    threads.close()
+
+
+@pytest.fixture
+def expiry_log(caplog):
+    """The messages the expiry worker logged so far, as a function of no arguments."""
+    caplog.set_level(logging.INFO, logger="attempts.expiry")
+
+    def lines() -> list[str]:
+        return [record.getMessage() for record in caplog.records if record.name == "attempts.expiry"]
+
+    return lines

@@ -1,16 +1,14 @@
-"""Small builders of test data, and an API client that carries a JWT."""
+"""Builders of test data (users, exams, attempts, answers), and an API client that carries a JWT."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from attempts import timer
+from attempts import services
 from attempts.models import Attempt, Exam, Question
 
 PASSWORD = "correct-horse-battery-staple"
@@ -62,12 +60,14 @@ def api_client(user=None) -> APIClient:
     return client
 
 
-def set_deadline(attempt: Attempt, seconds_from_now: float) -> Attempt:
-    """Move an ongoing attempt's deadline, in the database and in Redis alike (a real short TTL)."""
-    attempt.deadline_at = timezone.now() + timedelta(seconds=seconds_from_now)
-    attempt.save(update_fields=["deadline_at"])
-    if seconds_from_now > 0:
-        timer.start(attempt.pk, int(seconds_from_now * 1000))
-    else:
-        timer.clear(attempt.pk)
-    return attempt
+def start_attempt(user, exam: Exam) -> Attempt:
+    """An ongoing attempt of `user` with its Redis timer, started by the service as the API would."""
+    return services.attempt_start(user=user, exam_id=exam.pk).attempt
+
+
+def answer_correctly(user, attempt: Attempt, how_many: int) -> None:
+    """Save the right option for the first `how_many` questions of the attempt's exam."""
+    for question in attempt.exam.questions.order_by("id")[:how_many]:
+        services.answer_save(
+            user=user, attempt_id=attempt.pk, question_id=question.pk, selected_option=question.correct_option
+        )

@@ -1,4 +1,4 @@
-"""A private, throwaway `redis-server` on a free port, for tests that flush, stop or misconfigure Redis.
+"""The one private, throwaway `redis-server` runner, on a free port: for tests that flush, stop or misconfigure Redis.
 
 The shared Redis (DBs 0-2) serves every engineer's tests at once: it is never flushed or
 stopped. A test that needs to do so points `settings.REDIS_URL` at a server of its own.
@@ -7,25 +7,20 @@ stopped. A test that needs to do so points `settings.REDIS_URL` at a server of i
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 
 import redis
 
-from tests.waiting import wait_until
+from bench.network import free_port
+from tests.helpers import wait_until
 
 STARTUP_SECONDS = 10.0  # a cold redis-server answers in well under a second; this only bounds a failure
-TIMER_DB = 1  # the design document's database for timers
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+TIMER_DB = 1  # timers live in database 1, as the settings put them on the shared server
+# Arguments of a server whose CONFIG command is gone, as on managed Redis that forbids it.
+CONFIG_FORBIDDEN = ("--rename-command", "CONFIG", "")
 
 
 class PrivateRedis:
@@ -75,8 +70,11 @@ class PrivateRedis:
         wait_until(self._answers, timeout=STARTUP_SECONDS, what=f"redis-server on port {self.port}")
         return self
 
-    def restart(self) -> PrivateRedis:
-        """Stop and start again on the same port, empty, as a Redis that keeps nothing on disk comes back."""
+    def restart(self, *, notify_keyspace_events: str | None = None) -> PrivateRedis:
+        """Stop and start again on the same port, empty, as a Redis that keeps nothing on disk comes back;
+        any CONFIG SET is lost too, and `notify_keyspace_events` (if given) replaces the flags it starts with."""
+        if notify_keyspace_events is not None:
+            self.notify_keyspace_events = notify_keyspace_events
         port = self.port
         self.stop()
         return self.start(port=port)
@@ -92,20 +90,29 @@ class PrivateRedis:
 
 
 @contextmanager
+def running_redis(*, notify_keyspace_events: str = "Ex", extra_args: tuple[str, ...] = ()) -> Iterator[PrivateRedis]:
+    """A private redis-server while the block runs, for processes the test starts; settings untouched."""
+    server = PrivateRedis(notify_keyspace_events=notify_keyspace_events, extra_args=extra_args).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
 def private_redis(
     settings, *, notify_keyspace_events: str = "Ex", extra_args: tuple[str, ...] = ()
 ) -> Iterator[PrivateRedis]:
     """Timers on a private redis-server while the block runs; the shared one again afterwards."""
-    server = PrivateRedis(notify_keyspace_events=notify_keyspace_events, extra_args=extra_args).start()
-    previous = settings.REDIS_URL
-    settings.REDIS_URL = server.url()
-    try:
-        yield server
-    finally:
-        # Restored here, not by the settings fixture: the timer-prefix fixture cleans up on the
-        # shared server before the settings fixture undoes anything.
-        settings.REDIS_URL = previous
-        server.stop()
+    with running_redis(notify_keyspace_events=notify_keyspace_events, extra_args=extra_args) as server:
+        previous = settings.REDIS_URL
+        settings.REDIS_URL = server.url()
+        try:
+            yield server
+        finally:
+            # Restored here, not by the settings fixture: the timer-prefix fixture cleans up on the
+            # shared server before the settings fixture undoes anything.
+            settings.REDIS_URL = previous
 
 
 @contextmanager

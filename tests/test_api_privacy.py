@@ -7,16 +7,9 @@ import json
 import pytest
 
 from attempts.models import Answer, Attempt
-from tests.factories import set_deadline
+from tests.helpers import NOT_YOURS, answer, questions, remaining, set_deadline, start, status_and_body, submit
 
 pytestmark = pytest.mark.django_db
-NOT_YOURS = {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
-
-
-@pytest.fixture
-def attempt(exam, student, client_for):
-    attempt_id = client_for(student).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
-    return Attempt.objects.get(pk=attempt_id)
 
 
 def attempt_routes(attempt, question):
@@ -37,31 +30,27 @@ def attempt_routes(attempt, question):
 def test_another_students_attempt_403_on_every_route(attempt, exam, student, other_student, client_for, state):
     question = exam.questions.first()
     owner = client_for(student)
-    owner.post(
-        "/api/exam/timer/submit-answer/",
-        {"attempt_id": attempt.pk, "question_id": question.pk, "selected_option": "B"},
-        format="json",
-    )
+    answer(owner, attempt.pk, question.pk, "B")
     if state == "timeout":
         set_deadline(attempt, -1)
-        owner.get(f"/api/exam/timer/remaining/{attempt.pk}/")
+        remaining(owner, attempt.pk)
     elif state == "completed":
-        owner.post(f"/api/exam/timer/submit/{attempt.pk}/")
+        submit(owner, attempt.pk)
     before = Attempt.objects.values().get(pk=attempt.pk)
     intruder = client_for(other_student)
 
     for method, path, body in attempt_routes(attempt, question):
         response = getattr(intruder, method)(path, body, format="json")
-        assert (response.status_code, response.json()) == (403, NOT_YOURS), path
+        assert status_and_body(response) == (403, NOT_YOURS), path
 
     assert Attempt.objects.values().get(pk=attempt.pk) == before
     assert list(Answer.objects.filter(attempt=attempt).values_list("selected_option", flat=True)) == ["B"]
 
 
 def test_a_staff_user_is_no_owner_either(attempt, exam, proctor, client_for):
-    response = client_for(proctor).get(f"/api/exam/timer/questions/{attempt.pk}/")
+    response = questions(client_for(proctor), attempt.pk)
 
-    assert (response.status_code, response.json()) == (403, NOT_YOURS)
+    assert status_and_body(response) == (403, NOT_YOURS)
 
 
 def _keys(value) -> set[str]:
@@ -75,24 +64,20 @@ def _keys(value) -> set[str]:
 def test_no_student_response_reveals_a_correct_option(exam, student, client_for):
     """Every response of a whole attempt, right and wrong answers alike, carries no sign of the key."""
     client = client_for(student)
-    questions = list(exam.questions.order_by("id"))
+    exam_questions = list(exam.questions.order_by("id"))
     responses = []
-    start = client.post(f"/api/exam/timer/start/{exam.pk}/")
-    attempt_id = start.json()["attempt_id"]
-    responses += [start, client.post(f"/api/exam/timer/start/{exam.pk}/")]
-    responses.append(client.get(f"/api/exam/timer/questions/{attempt_id}/"))
+    first_start = start(client, exam.pk)
+    attempt_id = first_start.json()["attempt_id"]
+    responses += [first_start, start(client, exam.pk)]
+    responses.append(questions(client, attempt_id))
     answer_bodies = {}
-    for question in questions:
+    for question in exam_questions:
         for option in "ABCD":
-            response = client.post(
-                "/api/exam/timer/submit-answer/",
-                {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": option},
-                format="json",
-            )
+            response = answer(client, attempt_id, question.pk, option)
             responses.append(response)
             answer_bodies[(question.pk, option)] = response.json()
-    responses.append(client.get(f"/api/exam/timer/remaining/{attempt_id}/"))
-    responses.append(client.get(f"/api/exam/timer/questions/{attempt_id}/"))
+    responses.append(remaining(client, attempt_id))
+    responses.append(questions(client, attempt_id))
 
     for response in responses:
         assert response.status_code in (200, 201)
@@ -108,4 +93,4 @@ def test_no_student_response_reveals_a_correct_option(exam, student, client_for)
             "action": expected_action,
         }
     questions_body = responses[-1].json()
-    assert json.dumps(questions_body).count('"D"') == len(questions)  # only the saved answers, all "D"
+    assert json.dumps(questions_body).count('"D"') == len(exam_questions)  # only the saved answers, all "D"

@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from attempts.models import Attempt, Question
+from attempts.models import Question
 from tests.factories import make_exam
+from tests.helpers import NOT_FOUND, NOT_YOURS, UNKNOWN_ID, answer, questions, status_and_body
 
 pytestmark = pytest.mark.django_db
 QUESTION_KEYS = {"id", "text", "option_a", "option_b", "option_c", "option_d", "marks"}
-
-
-@pytest.fixture
-def attempt(exam, student, client_for):
-    attempt_id = client_for(student).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
-    return Attempt.objects.get(pk=attempt_id)
-
-
-def questions(client, attempt_id):
-    return client.get(f"/api/exam/timer/questions/{attempt_id}/")
 
 
 def test_questions_and_saved_answers(exam, attempt, student, client_for):
     client = client_for(student)
     first, second = exam.questions.order_by("id")[:2]
     for question, option in ((first, "B"), (second, "C")):
-        body = {"attempt_id": attempt.pk, "question_id": question.pk, "selected_option": option}
-        client.post("/api/exam/timer/submit-answer/", body, format="json")
+        answer(client, attempt.pk, question.pk, option)
 
     response = questions(client, attempt.pk)
 
@@ -71,12 +61,10 @@ def test_only_the_attempts_exam(attempt, student, client_for):
 def test_not_your_attempt_403(attempt, other_student, client_for):
     response = questions(client_for(other_student), attempt.pk)
 
-    assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
+    assert status_and_body(response) == (403, NOT_YOURS)
 
 
 def test_attempt_not_found_404(student, client_for):
-    response = questions(client_for(student), 987654321)
+    response = questions(client_for(student), UNKNOWN_ID)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)

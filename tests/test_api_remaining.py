@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from attempts.models import Attempt
-from tests.factories import set_deadline
-from tests.waiting import wait_until
+from tests.helpers import (
+    NOT_FOUND,
+    NOT_YOURS,
+    UNKNOWN_ID,
+    remaining,
+    seconds_until,
+    set_deadline,
+    status_and_body,
+    submit,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
 
 
-def remaining(client, attempt_id):
-    return client.get(f"/api/exam/timer/remaining/{attempt_id}/")
-
-
-@pytest.fixture
-def attempt_id(exam, student, client_for):
-    return client_for(student).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
-
-
-def test_running(attempt_id, student, client_for):
-    response = remaining(client_for(student), attempt_id)
+def test_running(attempt, student, client_for):
+    response = remaining(client_for(student), attempt.pk)
 
     assert response.status_code == 200
     body = response.json()
@@ -31,61 +30,59 @@ def test_running(attempt_id, student, client_for):
     assert 3599 <= body["remaining_seconds"] <= 3600
 
 
-def test_running_counts_down_from_the_deadline(attempt_id, student, client_for):
-    attempt = set_deadline(Attempt.objects.get(pk=attempt_id), 42)
+def test_running_counts_down_from_the_deadline(attempt, student, client_for):
+    set_deadline(attempt, 42)
 
-    body = remaining(client_for(student), attempt_id).json()
+    body = remaining(client_for(student), attempt.pk).json()
 
-    truth = (attempt.deadline_at - timezone.now()).total_seconds()
+    truth = seconds_until(attempt.deadline_at)
     assert body["status"] == "running"
     assert abs(body["remaining_seconds"] - truth) <= 1
 
 
-def test_timeout_when_the_time_runs_out(attempt_id, student, client_for):
+def test_timeout_when_the_time_runs_out(attempt, student, client_for):
     client = client_for(student)
-    set_deadline(Attempt.objects.get(pk=attempt_id), 0.5)  # a real, short TTL
+    set_deadline(attempt, 0.5)  # a real, short TTL
 
     body = wait_until(
-        lambda: (b := remaining(client, attempt_id).json())["status"] == "timeout" and b,
+        lambda: (b := remaining(client, attempt.pk).json())["status"] == "timeout" and b,
         timeout=5,
         what="the attempt to time out",
     )
 
     assert body == {"status": "timeout", "remaining_seconds": 0, "message": "Exam time has expired"}
-    attempt = Attempt.objects.get(pk=attempt_id)
+    attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.TIMEOUT
     assert attempt.ended_at == attempt.deadline_at
     assert attempt.score == 0
 
 
-def test_timeout_stays_timeout(attempt_id, student, client_for):
+def test_timeout_stays_timeout(attempt, student, client_for):
     client = client_for(student)
-    set_deadline(Attempt.objects.get(pk=attempt_id), -1)
+    set_deadline(attempt, -1)
 
-    bodies = [remaining(client, attempt_id).json() for _ in range(3)]
+    bodies = [remaining(client, attempt.pk).json() for _ in range(3)]
 
     assert bodies == [{"status": "timeout", "remaining_seconds": 0, "message": "Exam time has expired"}] * 3
 
 
-def test_completed_after_submit(attempt_id, student, client_for):
+def test_completed_after_submit(attempt, student, client_for):
     client = client_for(student)
-    client.post(f"/api/exam/timer/submit/{attempt_id}/")
+    submit(client, attempt.pk)
 
-    response = remaining(client, attempt_id)
+    response = remaining(client, attempt.pk)
 
     assert response.status_code == 200
     assert response.json() == {"status": "completed", "remaining_seconds": 0, "message": "Exam already submitted"}
 
 
-def test_not_your_attempt_403(attempt_id, other_student, client_for):
-    response = remaining(client_for(other_student), attempt_id)
+def test_not_your_attempt_403(attempt, other_student, client_for):
+    response = remaining(client_for(other_student), attempt.pk)
 
-    assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
+    assert status_and_body(response) == (403, NOT_YOURS)
 
 
 def test_attempt_not_found_404(student, client_for):
-    response = remaining(client_for(student), 987654321)
+    response = remaining(client_for(student), UNKNOWN_ID)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)

@@ -1,4 +1,4 @@
-"""POST /api/exam/timer/start/<exam_id>/: every response and error of the design document."""
+"""POST /api/exam/timer/start/<exam_id>/: every response and error the endpoint answers with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 
 from attempts.models import Attempt
-from tests.factories import make_exam, set_deadline
+from tests.factories import make_exam
+from tests.helpers import NOT_FOUND, UNKNOWN_ID, set_deadline, start, started_attempt, status_and_body, submit
 
 START_KEYS = {
     "attempt_id",
@@ -21,10 +22,6 @@ START_KEYS = {
 RESUME_MESSAGE = "Resuming existing exam attempt"
 
 pytestmark = pytest.mark.django_db
-
-
-def start(client, exam_id):
-    return client.post(f"/api/exam/timer/start/{exam_id}/")
 
 
 def test_start_creates_an_attempt_201(exam, student, client_for):
@@ -78,7 +75,7 @@ def test_second_start_resumes_200_with_message(exam, student, client_for):
 
 def test_resume_reports_the_time_left(exam, student, client_for):
     client = client_for(student)
-    attempt = Attempt.objects.get(pk=start(client, exam.pk).json()["attempt_id"])
+    attempt = started_attempt(client, exam.pk)
     set_deadline(attempt, 100)
 
     body = start(client, exam.pk).json()
@@ -99,7 +96,7 @@ def test_unpublished_exam_400(student, client_for):
 
 def test_previous_attempt_timed_out_400_then_a_new_attempt(exam, student, client_for):
     client = client_for(student)
-    attempt = Attempt.objects.get(pk=start(client, exam.pk).json()["attempt_id"])
+    attempt = started_attempt(client, exam.pk)
     set_deadline(attempt, -1)  # its time ran out, and nothing has noticed yet
 
     response = start(client, exam.pk)
@@ -117,16 +114,15 @@ def test_previous_attempt_timed_out_400_then_a_new_attempt(exam, student, client
 
 
 def test_exam_not_found_404(student, client_for):
-    response = start(client_for(student), 987654321)
+    response = start(client_for(student), UNKNOWN_ID)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)
 
 
 def test_a_new_attempt_after_submitting(exam, student, client_for):
     client = client_for(student)
     first = start(client, exam.pk).json()["attempt_id"]
-    assert client.post(f"/api/exam/timer/submit/{first}/").json()["status"] == "submitted"
+    assert submit(client, first).json()["status"] == "submitted"
 
     again = start(client, exam.pk)
 

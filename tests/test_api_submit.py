@@ -5,19 +5,25 @@ from __future__ import annotations
 import pytest
 
 from attempts.models import Attempt
-from tests.factories import make_exam, set_deadline
+from tests.factories import make_exam
+from tests.helpers import NOT_FOUND, NOT_YOURS, UNKNOWN_ID, save_answer, set_deadline, status_and_body, submit
 
 pytestmark = pytest.mark.django_db
 FULL_KEYS = {"status", "score", "total_marks", "percentage", "correct_answers", "total_questions", "time_taken_minutes"}
 
 
-def submit(client, attempt_id):
-    return client.post(f"/api/exam/timer/submit/{attempt_id}/")
-
-
-def answer(client, attempt_id, question, option):
-    body = {"attempt_id": attempt_id, "question_id": question.pk, "selected_option": option}
-    assert client.post("/api/exam/timer/submit-answer/", body, format="json").status_code == 200
+def result(status: str, score: int, percentage: float, correct_answers: int, **more) -> dict:
+    """The whole body of a submit of this module's exam (ten marks in five questions), taken in no minute."""
+    return {
+        "status": status,
+        "score": score,
+        "total_marks": 10,
+        "percentage": percentage,
+        "correct_answers": correct_answers,
+        "total_questions": 5,
+        "time_taken_minutes": 0,
+        **more,
+    }
 
 
 @pytest.fixture
@@ -31,29 +37,15 @@ def client(student, client_for):
     return client_for(student)
 
 
-@pytest.fixture
-def attempt(exam, client):
-    return Attempt.objects.get(pk=client.post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"])
-
-
 def test_submitted(exam, attempt, client):
     first, second, third = exam.questions.order_by("id")[:3]
-    answer(client, attempt.pk, first, first.correct_option)
-    answer(client, attempt.pk, second, second.correct_option)
-    answer(client, attempt.pk, third, "D" if third.correct_option != "D" else "A")
+    save_answer(client, attempt.pk, first.pk, first.correct_option)
+    save_answer(client, attempt.pk, second.pk, second.correct_option)
+    save_answer(client, attempt.pk, third.pk, "D" if third.correct_option != "D" else "A")
 
     response = submit(client, attempt.pk)
 
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "submitted",
-        "score": 4,
-        "total_marks": 10,
-        "percentage": 40.0,
-        "correct_answers": 2,
-        "total_questions": 5,
-        "time_taken_minutes": 0,
-    }
+    assert status_and_body(response) == (200, result("submitted", score=4, percentage=40.0, correct_answers=2))
     attempt.refresh_from_db()
     assert (attempt.status, attempt.score) == (Attempt.Status.COMPLETED, 4)
     assert attempt.started_at <= attempt.ended_at < attempt.deadline_at
@@ -68,22 +60,16 @@ def test_submitted_with_no_answers(attempt, client):
 
 def test_timeout_submission(exam, attempt, client):
     first = exam.questions.order_by("id").first()
-    answer(client, attempt.pk, first, first.correct_option)
+    save_answer(client, attempt.pk, first.pk, first.correct_option)
     set_deadline(attempt, -1)  # time ran out before the student pressed submit
 
     response = submit(client, attempt.pk)
 
-    assert response.status_code == 200
-    assert response.json() == {
-        "status": "timeout",
-        "score": 2,
-        "total_marks": 10,
-        "percentage": 20.0,
-        "correct_answers": 1,
-        "total_questions": 5,
-        "time_taken_minutes": 0,  # start to deadline: the deadline was moved to just after the start
-        "message": "Exam submitted after time expired",
-    }
+    # No minute taken: start to deadline, and the deadline was moved to just after the start.
+    expected = result(
+        "timeout", score=2, percentage=20.0, correct_answers=1, message="Exam submitted after time expired"
+    )
+    assert status_and_body(response) == (200, expected)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.score, attempt.ended_at) == (Attempt.Status.TIMEOUT, 2, attempt.deadline_at)
 
@@ -99,7 +85,7 @@ def test_timeout_answers_the_same_every_time(attempt, client):
 
 def test_already_completed(exam, attempt, client):
     first = exam.questions.order_by("id").first()
-    answer(client, attempt.pk, first, first.correct_option)
+    save_answer(client, attempt.pk, first.pk, first.correct_option)
     submit(client, attempt.pk)
 
     response = submit(client, attempt.pk)
@@ -117,14 +103,12 @@ def test_already_completed(exam, attempt, client):
 def test_not_your_attempt_403_and_nothing_changes(attempt, other_student, client_for):
     response = submit(client_for(other_student), attempt.pk)
 
-    assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
+    assert status_and_body(response) == (403, NOT_YOURS)
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.ONGOING
 
 
 def test_attempt_not_found_404(client):
-    response = submit(client, 987654321)
+    response = submit(client, UNKNOWN_ID)
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)

@@ -1,4 +1,4 @@
-"""POST /api/exam/timer/submit-answer/: saved, updated, and every error of the design document."""
+"""POST /api/exam/timer/submit-answer/: saved, updated, and every error the endpoint answers with."""
 
 from __future__ import annotations
 
@@ -6,25 +6,21 @@ import pytest
 from django.utils import timezone
 
 from attempts.models import Answer, Attempt
-from tests.factories import make_exam, set_deadline
-from tests.waiting import wait_until
+from tests.factories import make_exam
+from tests.helpers import (
+    NOT_FOUND,
+    NOT_YOURS,
+    UNKNOWN_ID,
+    answer,
+    remaining,
+    set_deadline,
+    status_and_body,
+    submit,
+    wait_until,
+)
 
 pytestmark = pytest.mark.django_db
-URL = "/api/exam/timer/submit-answer/"
-
-
-def answer(client, attempt_id, question_id, option):
-    return client.post(
-        URL,
-        {"attempt_id": attempt_id, "question_id": question_id, "selected_option": option},
-        format="json",
-    )
-
-
-@pytest.fixture
-def attempt(exam, student, client_for):
-    attempt_id = client_for(student).post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"]
-    return Attempt.objects.get(pk=attempt_id)
+EXPIRED = {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"}
 
 
 @pytest.fixture
@@ -58,7 +54,7 @@ def test_updated(attempt, question, student, client_for):
 
 def test_already_submitted_400(attempt, question, student, client_for):
     client = client_for(student)
-    client.post(f"/api/exam/timer/submit/{attempt.pk}/")
+    submit(client, attempt.pk)
 
     response = answer(client, attempt.pk, question.pk, "A")
 
@@ -78,24 +74,21 @@ def test_question_of_another_exam_400(attempt, student, client_for):
 
 
 def test_unknown_question_404(attempt, student, client_for):
-    response = answer(client_for(student), attempt.pk, 987654321, "A")
+    response = answer(client_for(student), attempt.pk, UNKNOWN_ID, "A")
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)
 
 
 def test_unknown_attempt_404(question, student, client_for):
-    response = answer(client_for(student), 987654321, question.pk, "A")
+    response = answer(client_for(student), UNKNOWN_ID, question.pk, "A")
 
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Not found."}
+    assert status_and_body(response) == (404, NOT_FOUND)
 
 
 def test_not_your_attempt_403(attempt, question, other_student, client_for):
     response = answer(client_for(other_student), attempt.pk, question.pk, "A")
 
-    assert response.status_code == 403
-    assert response.json() == {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
+    assert status_and_body(response) == (403, NOT_YOURS)
     assert not Answer.objects.exists()
 
 
@@ -105,8 +98,7 @@ def test_after_the_deadline_410_and_not_stored(attempt, question, student, clien
 
     response = answer(client_for(student), attempt.pk, question.pk, "A")
 
-    assert response.status_code == 410
-    assert response.json() == {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"}
+    assert status_and_body(response) == (410, EXPIRED)
     assert not Answer.objects.exists()
     attempt.refresh_from_db()
     assert attempt.status == Attempt.Status.TIMEOUT
@@ -116,10 +108,9 @@ def test_timed_out_attempt_410(attempt, question, student, client_for):
     client = client_for(student)
     answer(client, attempt.pk, question.pk, "A")
     set_deadline(attempt, -1)
-    assert client.get(f"/api/exam/timer/remaining/{attempt.pk}/").json()["status"] == "timeout"
+    assert remaining(client, attempt.pk).json()["status"] == "timeout"
 
     response = answer(client, attempt.pk, question.pk, "B")
 
-    assert response.status_code == 410
-    assert response.json() == {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"}
+    assert status_and_body(response) == (410, EXPIRED)
     assert Answer.objects.get(attempt=attempt).selected_option == "A"

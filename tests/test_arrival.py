@@ -11,8 +11,8 @@ from django.utils import timezone
 from attempts import errors, services
 from attempts.models import Answer, Attempt
 from examsite.arrival import SCOPE_KEY, StampArrival
-from tests.factories import make_exam, set_deadline
-from tests.waiting import wait_until
+from tests.factories import make_exam
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = pytest.mark.django_db
 

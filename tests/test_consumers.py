@@ -1,9 +1,8 @@
-"""AttemptConsumer over the real stack: every frame and close code of SPEC.md's attempt socket."""
+"""AttemptConsumer over the real stack: every frame and close code of the attempt socket."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import time
 
 import pytest
@@ -11,11 +10,13 @@ from channels.db import database_sync_to_async
 
 from attempts import services
 from attempts.models import Attempt
-from tests.factories import api_client, make_user, set_deadline
+from tests.factories import api_client, make_user, start_attempt
+from tests.helpers import UNKNOWN_ID, end_frame, set_deadline, set_deadline_on_a_half_second, submit
 from tests.wsclient import (
     async_test,
     attempt_path,
     close_code,
+    first_output,
     frame_of_type,
     next_frame,
     next_output,
@@ -27,26 +28,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SECOND_TOLERANCE = 0.4  # a tick is "about once a second": the loop's own scheduling, not the assertion's slack
 
 
-@pytest.fixture
-def attempt(exam, student):
-    return services.attempt_start(user=student, exam_id=exam.pk).attempt
-
-
 def _status(attempt_id: int) -> str:
     return Attempt.objects.get(pk=attempt_id).status
 
 
-def _deadline_on_a_half_second(attempt: Attempt, at_least: float) -> int:
-    """Put the deadline half-way between two whole seconds, where the ticker never reads:
-    the seconds it reports then cannot flicker at a boundary. Returns the whole seconds left."""
-    target = math.floor(time.time() + at_least) + 1.5
-    set_deadline(attempt, target - time.time())
-    return math.ceil(target - time.time())
-
-
 @async_test
 async def test_tick_on_connect_then_once_a_second_with_remaining_falling(attempt, student):
-    left = await database_sync_to_async(_deadline_on_a_half_second)(attempt, 60)
+    left = await database_sync_to_async(set_deadline_on_a_half_second)(attempt, 60)
     comm = await open_socket(attempt_path(attempt.pk), student)
     first = await next_frame(comm)
     assert first["type"] == "tick" and first["attempt_id"] == attempt.pk and first["status"] == "running"
@@ -71,20 +59,13 @@ async def test_submit_through_rest_sends_completed_and_closes_1000(attempt, stud
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "submitted"
 
-    frame = await frame_of_type(comm, "completed")
-    assert frame == {
-        "type": "completed",
-        "attempt_id": attempt.pk,
-        "status": "completed",
-        "remaining_seconds": 0,
-        "message": "Exam already submitted",
-    }
+    assert await frame_of_type(comm, "completed") == end_frame("completed", attempt.pk)
     assert await close_code(comm) == 1000
     await comm.disconnect()
 
 
 def _submit_through_rest(user, attempt_id: int):
-    return api_client(user).post(f"/api/exam/timer/submit/{attempt_id}/")
+    return submit(api_client(user), attempt_id)
 
 
 @async_test
@@ -95,14 +76,7 @@ async def test_timeout_frame_and_4408_when_the_attempt_expires(attempt, student)
     assert (await next_frame(comm))["remaining_seconds"] in (1, 2)
 
     await database_sync_to_async(_wait_then_expire)(attempt.pk, deadline)
-    frame = await frame_of_type(comm, "timeout")
-    assert frame == {
-        "type": "timeout",
-        "attempt_id": attempt.pk,
-        "status": "timeout",
-        "remaining_seconds": 0,
-        "message": "Exam time has expired",
-    }
+    assert await frame_of_type(comm, "timeout") == end_frame("timeout", attempt.pk)
     assert await close_code(comm) == 4408
     assert await database_sync_to_async(_status)(attempt.pk) == "timeout"
     await comm.disconnect()
@@ -156,16 +130,12 @@ async def test_connecting_to_a_submitted_attempt_gets_completed_and_1000(attempt
 @async_test
 async def test_another_students_attempt_is_refused_with_4403(attempt):
     intruder = await database_sync_to_async(make_user)()
-    comm = await open_socket(attempt_path(attempt.pk), intruder)
-    assert (await next_output(comm)) == {"close": 4403}
-    await comm.disconnect()
+    assert await first_output(attempt_path(attempt.pk), intruder) == {"close": 4403}
 
 
 @async_test
 async def test_unknown_attempt_is_refused_with_4404(student):
-    comm = await open_socket(attempt_path(987654321), student)
-    assert (await next_output(comm)) == {"close": 4404}
-    await comm.disconnect()
+    assert await first_output(attempt_path(UNKNOWN_ID), student) == {"close": 4404}
 
 
 @async_test
@@ -231,7 +201,7 @@ async def test_a_frame_of_4_kib_is_read_and_one_byte_more_closes_1009(attempt, s
 @async_test
 async def test_a_flooding_client_is_closed_1008_while_others_keep_ticking(exam, student, attempt):
     calm_student = await database_sync_to_async(make_user)()
-    calm_attempt = (await database_sync_to_async(services.attempt_start)(user=calm_student, exam_id=exam.pk)).attempt
+    calm_attempt = await database_sync_to_async(start_attempt)(calm_student, exam)
     calm = await open_socket(attempt_path(calm_attempt.pk), calm_student)
     await next_frame(calm)
     flood = await open_socket(attempt_path(attempt.pk), student)

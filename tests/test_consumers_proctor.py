@@ -11,26 +11,23 @@ from django.utils import timezone
 
 from attempts import services
 from attempts.models import Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user, start_attempt
+from tests.helpers import UNKNOWN_ID, set_deadline
 from tests.wsclient import (
     async_test,
+    first_output,
     frame_of_type,
     next_frame,
     next_output,
     open_socket,
     proctor_path,
-    short_lived_token,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _start(user, exam_id: int) -> Attempt:
-    return services.attempt_start(user=user, exam_id=exam_id).attempt
-
-
 def _ended_long_ago(exam, user) -> Attempt:
-    attempt = _start(user, exam.pk)
+    attempt = start_attempt(user, exam)
     services.attempt_submit(user=user, attempt_id=attempt.pk)
     Attempt.objects.filter(pk=attempt.pk).update(ended_at=timezone.now() - timedelta(hours=2))
     return attempt
@@ -38,16 +35,16 @@ def _ended_long_ago(exam, user) -> Attempt:
 
 @async_test
 async def test_snapshot_lists_ongoing_and_recently_ended_attempts_only(exam, student, other_student, proctor):
-    ongoing = await database_sync_to_async(_start)(student, exam.pk)
+    ongoing = await database_sync_to_async(start_attempt)(student, exam)
     question = await database_sync_to_async(lambda: exam.questions.order_by("id").first())()
     await database_sync_to_async(services.answer_save)(
         user=student, attempt_id=ongoing.pk, question_id=question.pk, selected_option="A"
     )
-    recent = await database_sync_to_async(_start)(other_student, exam.pk)
+    recent = await database_sync_to_async(start_attempt)(other_student, exam)
     await database_sync_to_async(services.attempt_submit)(user=other_student, attempt_id=recent.pk)
     old = await database_sync_to_async(_ended_long_ago)(exam, await database_sync_to_async(make_user)())
     other_exam = await database_sync_to_async(make_exam)()
-    elsewhere = await database_sync_to_async(_start)(student, other_exam.pk)
+    elsewhere = await database_sync_to_async(start_attempt)(student, other_exam)
 
     comm = await open_socket(proctor_path(exam.pk), proctor)
     snapshot = await next_frame(comm)
@@ -109,7 +106,7 @@ async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student,
         25.0,
     )
 
-    late = await database_sync_to_async(_start)(other_student, exam.pk)
+    late = await database_sync_to_async(start_attempt)(other_student, exam)
     await frame_of_type(comm, "attempt_started")
     await database_sync_to_async(set_deadline)(late, -0.01)
     assert await database_sync_to_async(services.attempt_expire)(attempt_id=late.pk)
@@ -120,29 +117,22 @@ async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student,
 
 @async_test
 async def test_a_student_is_refused_with_4403(exam, student):
-    comm = await open_socket(proctor_path(exam.pk), student)
-    assert (await next_output(comm)) == {"close": 4403}
-    await comm.disconnect()
+    assert await first_output(proctor_path(exam.pk), student) == {"close": 4403}
 
 
 @async_test
 async def test_an_unknown_exam_is_refused_with_4404(proctor):
-    comm = await open_socket(proctor_path(987654321), proctor)
-    assert (await next_output(comm)) == {"close": 4404}
-    await comm.disconnect()
+    assert await first_output(proctor_path(UNKNOWN_ID), proctor) == {"close": 4404}
 
 
 @async_test
 async def test_no_token_is_refused_with_4401(exam):
-    comm = await open_socket(proctor_path(exam.pk))
-    assert (await next_output(comm)) == {"close": 4401}
-    await comm.disconnect()
+    assert await first_output(proctor_path(exam.pk)) == {"close": 4401}
 
 
 @async_test
 async def test_ping_sync_and_token_expiry_work_on_the_dashboard_too(exam, proctor):
-    token = await database_sync_to_async(short_lived_token)(proctor, 2)
-    comm = await open_socket(proctor_path(exam.pk), token=token)
+    comm = await open_socket(proctor_path(exam.pk), proctor, token_seconds=2)
     assert (await next_frame(comm))["type"] == "snapshot"
     await comm.send_json_to({"type": "ping"})
     assert (await next_frame(comm)) == {"type": "pong"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import random
+import functools
 import threading
 import time
 from collections import Counter
@@ -19,7 +19,8 @@ from django.utils import timezone
 from attempts import services
 from attempts.models import Answer, Attempt
 from realtime.groups import proctor_group
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import answer, moment_near, set_deadline, start, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,20 +76,13 @@ def expiry_worker(attempt_id: int, deadline) -> Callable[[], bool]:
     return work
 
 
-def at_the_deadline(deadline) -> timezone.datetime:
-    return deadline + timezone.timedelta(seconds=random.uniform(-JITTER_SECONDS, JITTER_SECONDS))
-
-
 def test_twenty_simultaneous_starts_make_one_attempt():
     exam = make_exam()
     user = make_user()
     clients = [api_client(user) for _ in range(STARTS)]
     connections.close_all()
 
-    def start(client):
-        return lambda: client.post(f"/api/exam/timer/start/{exam.pk}/")
-
-    responses = run_threads(*(start(client) for client in clients))
+    responses = run_threads(*(functools.partial(start, client, exam.pk) for client in clients))
 
     codes = Counter(response.status_code for response in responses)
     assert codes == {201: 1, 200: STARTS - 1}, [response.content for response in responses]
@@ -110,13 +104,11 @@ def test_an_answer_racing_the_deadline_is_stored_and_scored_or_refused():
         attempt = services.attempt_start(user=user, exam_id=exam.pk).attempt
         set_deadline(attempt, DEADLINE_SECONDS)
         deadline = attempt.deadline_at
-        body = {"attempt_id": attempt.pk, "question_id": question.pk, "selected_option": question.correct_option}
+        moment = moment_near(deadline, JITTER_SECONDS)
 
-        moment = at_the_deadline(deadline)
-
-        def send(body=body, moment=moment):
+        def send(attempt_id=attempt.pk, moment=moment):
             sleep_until(moment)
-            return client.post("/api/exam/timer/submit-answer/", body, format="json")
+            return answer(client, attempt_id, question.pk, question.correct_option)
 
         response, _ = run_threads(send, expiry_worker(attempt.pk, deadline))
 
@@ -165,14 +157,14 @@ def test_submit_racing_expiry_ends_each_attempt_once():
         set_deadline(attempt, DEADLINE_SECONDS)
         deadline = attempt.deadline_at
 
-        moment = at_the_deadline(deadline)
+        moment = moment_near(deadline, JITTER_SECONDS)
 
-        def submit(attempt_id=attempt.pk, moment=moment):
+        def send(attempt_id=attempt.pk, moment=moment):
             sleep_until(moment)
-            return client.post(f"/api/exam/timer/submit/{attempt_id}/")
+            return submit(client, attempt_id)
 
         # Two workers, as when several expiry processes share one Redis.
-        response, *_ = run_threads(submit, expiry_worker(attempt.pk, deadline), expiry_worker(attempt.pk, deadline))
+        response, *_ = run_threads(send, expiry_worker(attempt.pk, deadline), expiry_worker(attempt.pk, deadline))
 
         attempt.refresh_from_db()
         body = response.json()

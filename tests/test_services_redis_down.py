@@ -1,4 +1,4 @@
-"""Redis unreachable: start refuses with the document's 500 and leaves nothing; a running attempt goes on."""
+"""Redis unreachable: start refuses with the API's 500 and leaves nothing; a running attempt goes on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from attempts import timer
 from attempts.models import Answer, Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 from tests.redis_server import private_redis, unreachable_redis
 
 START_FAILED = {"error": "Failed to start exam timer. Please try again.", "code": "timer_unavailable"}

@@ -9,11 +9,11 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
-from attempts import services, timer
+from attempts import timer
 from realtime.ticker import get_ticker
-from tests.factories import set_deadline
+from tests.factories import start_attempt
+from tests.helpers import async_wait_until, set_deadline
 from tests.redis_server import private_redis, unreachable_redis
-from tests.waiting import async_wait_until
 from tests.wsclient import async_test, attempt_path, close_code, frame_of_type, next_frame, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,15 +23,10 @@ SOCKETS_PER_ATTEMPT = 2  # two tabs each: still one PTTL per attempt per second
 PASSES_MEASURED = 3
 
 
-@pytest.fixture
-def attempt(exam, student):
-    return services.attempt_start(user=student, exam_id=exam.pk).attempt
-
-
 def _start_attempts(exam, count: int) -> list:
     # Users without a password: hashing 25 passwords would take seconds, and sockets need only tokens.
     users = [get_user_model().objects.create(username=f"ticker-student-{n}") for n in range(count)]
-    return [services.attempt_start(user=user, exam_id=exam.pk).attempt for user in users]
+    return [start_attempt(user, exam) for user in users]
 
 
 @async_test
@@ -49,12 +44,12 @@ async def test_one_pipelined_redis_round_trip_per_second_for_all_sockets(exam, s
 
         # Start counting right after a pass, so that no pass straddles either end of the window.
         passes_before = ticker.passes
-        await async_wait_until(lambda: _true(ticker.passes > passes_before), timeout=3, what="a ticker pass")
+        await async_wait_until(lambda: ticker.passes > passes_before, timeout=3, what="a ticker pass")
         redis = server.client()
         redis.config_resetstat()
         passes_at_start, trips_at_start = ticker.passes, ticker.redis_round_trips
         await async_wait_until(
-            lambda: _true(ticker.passes >= passes_at_start + PASSES_MEASURED),
+            lambda: ticker.passes >= passes_at_start + PASSES_MEASURED,
             timeout=PASSES_MEASURED + 2,
             what=f"{PASSES_MEASURED} ticker passes",
         )
@@ -74,10 +69,6 @@ async def test_one_pipelined_redis_round_trip_per_second_for_all_sockets(exam, s
         await asyncio.gather(*(comm.disconnect() for comm in sockets))
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 @async_test
 async def test_the_loop_runs_only_while_sockets_are_connected(attempt, student):
     comm = await open_socket(attempt_path(attempt.pk), student)
@@ -86,7 +77,7 @@ async def test_the_loop_runs_only_while_sockets_are_connected(attempt, student):
     assert ticker.running and ticker.socket_count == 1
     await comm.disconnect()
     assert ticker.socket_count == 0
-    await async_wait_until(lambda: _true(not ticker.running), timeout=2, what="the ticker loop to stop")
+    await async_wait_until(lambda: not ticker.running, timeout=2, what="the ticker loop to stop")
 
     again = await open_socket(attempt_path(attempt.pk), student)  # and starts again with the next socket
     await next_frame(again)

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from attempts import timer
 from attempts.models import Attempt
-from tests.factories import set_deadline
+from tests.helpers import remaining, seconds_until, set_deadline, start, started_attempt, submit, wait_until
 from tests.redis_server import private_redis
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db
-
-
-def seconds_until(moment) -> float:
-    return (moment - timezone.now()).total_seconds()
 
 
 @pytest.fixture
 def client(student, client_for):
     return client_for(student)
-
-
-def start(client, exam) -> Attempt:
-    return Attempt.objects.get(pk=client.post(f"/api/exam/timer/start/{exam.pk}/").json()["attempt_id"])
 
 
 def test_key_name_is_the_prefix_and_the_attempt_id(timer_prefix):
@@ -35,41 +25,41 @@ def test_key_name_is_the_prefix_and_the_attempt_id(timer_prefix):
 
 
 def test_started_attempt_has_a_key_with_the_exams_ttl(exam, client):
-    attempt = start(client, exam)
+    attempt = started_attempt(client, exam.pk)
 
     key = timer.key_for(attempt.pk)
     ttl_ms = timer.client().pttl(key)
     assert 3599_000 <= ttl_ms <= 3600_000
-    assert timer.client().get(key) == "3600"  # the document's SETEX value: the initial seconds
+    assert timer.client().get(key) == "3600"  # the value is the initial seconds (the original API's SETEX)
 
 
 def test_key_is_gone_after_submit(exam, client, django_capture_on_commit_callbacks):
-    attempt = start(client, exam)
+    attempt = started_attempt(client, exam.pk)
     assert timer.client().exists(timer.key_for(attempt.pk))
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(f"/api/exam/timer/submit/{attempt.pk}/").json()["status"] == "submitted"
+        assert submit(client, attempt.pk).json()["status"] == "submitted"
 
     assert not timer.client().exists(timer.key_for(attempt.pk))
 
 
 def test_key_is_gone_after_timeout(exam, client, django_capture_on_commit_callbacks):
-    attempt = set_deadline(start(client, exam), -1)
+    attempt = set_deadline(started_attempt(client, exam.pk), -1)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.get(f"/api/exam/timer/remaining/{attempt.pk}/").json()["status"] == "timeout"
+        assert remaining(client, attempt.pk).json()["status"] == "timeout"
 
     assert not timer.client().exists(timer.key_for(attempt.pk))
 
 
 def test_flushed_redis_restores_the_timer(exam, client, settings):
     with private_redis(settings) as server:
-        attempt = start(client, exam)
+        attempt = started_attempt(client, exam.pk)
         set_deadline(attempt, 1234)
         server.client().flushdb()
         assert timer.remaining(attempt.pk) is None
 
-        body = client.get(f"/api/exam/timer/remaining/{attempt.pk}/").json()
+        body = remaining(client, attempt.pk).json()
 
         truth = seconds_until(attempt.deadline_at)
         assert body["status"] == "running"
@@ -81,10 +71,10 @@ def test_flushed_redis_restores_the_timer(exam, client, settings):
 
 def test_restarted_redis_restores_the_timer_on_resume(exam, client, settings):
     with private_redis(settings) as server:
-        attempt = set_deadline(start(client, exam), 600)
+        attempt = set_deadline(started_attempt(client, exam.pk), 600)
         server.restart()
 
-        body = client.post(f"/api/exam/timer/start/{exam.pk}/").json()
+        body = start(client, exam.pk).json()
 
         assert body["attempt_id"] == attempt.pk
         assert abs(body["remaining_seconds"] - seconds_until(attempt.deadline_at)) <= 1
@@ -92,11 +82,13 @@ def test_restarted_redis_restores_the_timer_on_resume(exam, client, settings):
 
 
 def test_a_key_without_ttl_gets_its_ttl_back(exam, client):
-    attempt = set_deadline(start(client, exam), 300)
-    timer.client().set(timer.key_for(attempt.pk), 300)  # the document's "TTL = -1" corruption
+    attempt = set_deadline(started_attempt(client, exam.pk), 300)
+    timer.client().set(
+        timer.key_for(attempt.pk), 300
+    )  # a key without a TTL ("TTL = -1"), a corruption seen in the wild
     assert timer.client().pttl(timer.key_for(attempt.pk)) == -1
 
-    body = client.get(f"/api/exam/timer/remaining/{attempt.pk}/").json()
+    body = remaining(client, attempt.pk).json()
 
     assert body["status"] == "running"
     assert abs(body["remaining_seconds"] - seconds_until(attempt.deadline_at)) <= 1

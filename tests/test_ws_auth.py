@@ -8,7 +8,6 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from attempts import services
 from realtime.auth import token_from_scope
 from tests.factories import access_token_for, make_user
 from tests.wsclient import (
@@ -17,19 +16,14 @@ from tests.wsclient import (
     close_code,
     communicator,
     expired_token,
+    first_output,
     frame_of_type,
     next_frame,
-    next_output,
     open_socket,
     short_lived_token,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def attempt(exam, student):
-    return services.attempt_start(user=student, exam_id=exam.pk).attempt
 
 
 def _refresh_token(user) -> str:
@@ -49,9 +43,7 @@ def _deactivated(user):
 
 @async_test
 async def test_no_token_is_accepted_then_closed_4401(attempt):
-    comm = await open_socket(attempt_path(attempt.pk))
-    assert (await next_output(comm)) == {"close": 4401}
-    await comm.disconnect()
+    assert await first_output(attempt_path(attempt.pk)) == {"close": 4401}
 
 
 @pytest.mark.parametrize("kind", ["garbage", "tampered", "expired", "refresh token", "inactive user"])
@@ -68,9 +60,7 @@ async def test_unusable_tokens_are_closed_4401(attempt, student, kind):
     else:
         token = await database_sync_to_async(access_token_for)(student)
         await database_sync_to_async(_deactivated)(student)
-    comm = await open_socket(attempt_path(attempt.pk), token=token)
-    assert (await next_output(comm)) == {"close": 4401}
-    await comm.disconnect()
+    assert await first_output(attempt_path(attempt.pk), token=token) == {"close": 4401}
 
 
 @async_test
@@ -93,8 +83,7 @@ async def test_a_foreign_or_missing_origin_is_refused_at_the_handshake(attempt, 
 
 @async_test
 async def test_the_socket_closes_4401_when_its_token_expires(attempt, student):
-    token = await database_sync_to_async(short_lived_token)(student, 2)
-    comm = await open_socket(attempt_path(attempt.pk), token=token)
+    comm = await open_socket(attempt_path(attempt.pk), student, token_seconds=2)
     assert (await next_frame(comm))["type"] == "tick"
     assert await close_code(comm, timeout=4.0) == 4401  # ticks until then
     await comm.disconnect()

@@ -45,14 +45,29 @@ def proctor_path(exam_id: int) -> str:
     return f"/ws/proctor/exams/{exam_id}/"
 
 
-async def open_socket(path: str, user=None, *, token: str | None = None, **kwargs) -> WebsocketCommunicator:
-    """Connect as `user` (or with `token`); fails the test if the handshake is refused."""
+async def open_socket(
+    path: str, user=None, *, token: str | None = None, token_seconds: float | None = None, **kwargs
+) -> WebsocketCommunicator:
+    """Connect as `user` (with a token that expires in `token_seconds`, if given) or with `token`;
+    fails the test if the handshake is refused."""
     if token is None and user is not None:
-        token = await database_sync_to_async(access_token_for)(user)  # writes an outstanding token
+        if token_seconds is None:
+            token = await database_sync_to_async(access_token_for)(user)  # writes an outstanding token
+        else:
+            token = await database_sync_to_async(short_lived_token)(user, token_seconds)
     comm = communicator(path, token=token, **kwargs)
     connected, _ = await comm.connect(timeout=FRAME_TIMEOUT)
     assert connected, f"handshake refused for {path}"
     return comm
+
+
+async def first_output(path: str, user=None, *, token: str | None = None) -> dict:
+    """Connect, take the first thing the server sends (a refusal is a close right away), disconnect."""
+    comm = await open_socket(path, user, token=token)
+    try:
+        return await next_output(comm)
+    finally:
+        await comm.disconnect()
 
 
 async def next_output(comm: WebsocketCommunicator, timeout: float = FRAME_TIMEOUT) -> dict:

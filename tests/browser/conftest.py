@@ -1,5 +1,5 @@
 """Fixtures for the browser tests: headless Debian Chromium driven by Playwright, against the
-daphne processes and expiry workers of engineer c's `cluster` harness (tests/e2e/).
+daphne processes and expiry workers of the `cluster` fixture (tests/e2e/).
 
 Every page a test opens is screenshotted at the end of the test into
 tests/artifacts/<test>/; with DOC_SCREENSHOTS=1 the pages named for the README are also

@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from attempts.models import Answer, Attempt
 from tests.browser.conftest import PHONE, implied_deadline, open_exam, seconds_left, sign_in
-from tests.factories import make_exam, make_user, set_deadline
-from tests.waiting import wait_until
+from tests.factories import make_exam, make_user
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

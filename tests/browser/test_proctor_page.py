@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 
 from attempts.models import Attempt
 from tests.browser.conftest import PHONE, open_exam, sign_in
-from tests.factories import make_exam, make_user, set_deadline
+from tests.factories import make_exam, make_user
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -35,6 +35,32 @@ def rest(server: ServerProcess, method: str, path: str, *, token: str, body: dic
 
 
 @dataclass
+class RestResponse:
+    """What `rest` got, shaped like a test client's response so that the API helpers of tests/helpers.py take it."""
+
+    status_code: int
+    body: dict
+
+    def json(self) -> dict:
+        return self.body
+
+
+@dataclass
+class RestClient:
+    """The REST API of one web process as one student sees it: `get` and `post`, as a DRF test client has them."""
+
+    server: ServerProcess
+    token: str
+
+    def get(self, path: str) -> RestResponse:
+        return RestResponse(*rest(self.server, "GET", path, token=self.token))
+
+    def post(self, path: str, data: dict | None = None, format: str | None = None) -> RestResponse:
+        # `format` is always JSON here; it is taken so that calls written for APIClient work unchanged.
+        return RestResponse(*rest(self.server, "POST", path, token=self.token, body=data))
+
+
+@dataclass
 class Received:
     """A frame (or the close) a socket received, with its arrival time (Unix seconds)."""
 
@@ -65,10 +91,7 @@ class Socket:
         """Read frames until one of `frame_type` arrives; fails on close or after `timeout`."""
         deadline = time.monotonic() + timeout
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"no {frame_type!r} frame within {timeout} s; got {self.frames()}")
-            item = await self.next(left)
+            item = await self._next_before(deadline, f"no {frame_type!r} frame within {timeout} s")
             if item.close_code is not None:
                 raise AssertionError(f"closed with {item.close_code} before a {frame_type!r} frame: {self.frames()}")
             if item.frame["type"] == frame_type:
@@ -78,12 +101,16 @@ class Socket:
         """Read until the server closes; returns the close code."""
         deadline = time.monotonic() + timeout
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"not closed within {timeout} s; got {self.frames()}")
-            item = await self.next(left)
+            item = await self._next_before(deadline, f"not closed within {timeout} s")
             if item.close_code is not None or item.frame is None:
                 return item.close_code
+
+    async def _next_before(self, deadline: float, failure: str) -> Received:
+        """The next frame or close, if it comes before the monotonic `deadline`; else fail with `failure`."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{failure}; got {self.frames()}")
+        return await self.next(left)
 
     def frames(self, frame_type: str | None = None) -> list[dict]:
         """Frames received so far (of `frame_type` only, if given)."""

@@ -22,19 +22,17 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+
+from bench.network import free_port, healthz_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -44,13 +42,6 @@ STARTUP_SECONDS = 30.0
 # Time a process gets to exit after SIGTERM before it is killed.
 STOP_SECONDS = 10.0
 WORKER_READY_LINE = "expiry worker ready"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url(settings_dict: dict | None = None) -> str:
@@ -223,7 +214,7 @@ class Cluster:
         return self._spawn(name, "worker", argv, env or {})
 
     def _wait_web(self, server: ServerProcess) -> None:
-        self._wait(server, lambda: _healthz_ok(server), "/healthz to answer 200")
+        self._wait(server, lambda: healthz_ok(server.base_url), "/healthz to answer 200")
 
     def _wait_worker(self, server: ServerProcess) -> None:
         self._wait(server, lambda: WORKER_READY_LINE in server.log(), f"'{WORKER_READY_LINE}' in its log")
@@ -251,11 +242,3 @@ class Cluster:
         """Stop every process of this cluster."""
         for server in [*self.webs, *self.workers]:
             server.stop()
-
-
-def _healthz_ok(server: ServerProcess) -> bool:
-    try:
-        with urllib.request.urlopen(f"{server.base_url}/healthz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False

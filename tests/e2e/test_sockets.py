@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
-import time
 from datetime import timedelta
 
 import pytest
@@ -13,24 +11,17 @@ from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import InvalidStatus
 
 from attempts import services
-from attempts.models import Attempt
 from tests.e2e.clients import attempt_path, open_socket, proctor_path, rest
-from tests.factories import access_token_for, set_deadline
+from tests.factories import access_token_for
+from tests.helpers import set_deadline_on_a_half_second
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def _deadline_on_a_half_second(attempt: Attempt, at_least: float) -> None:
-    """A deadline half-way between two whole seconds: the ticker reads on whole seconds,
-    so the remaining seconds it reports cannot flicker between two values."""
-    target = math.floor(time.time() + at_least) + 1.5
-    set_deadline(attempt, target - time.time())
 
 
 def test_ticks_once_a_second_with_remaining_falling_by_one(cluster, student, exam):
     (web,) = cluster.start_webs(1)
     attempt = services.attempt_start(user=student, exam_id=exam.pk).attempt
-    _deadline_on_a_half_second(attempt, 30)
+    set_deadline_on_a_half_second(attempt, 30)
     token = access_token_for(student)
 
     async def scenario():

@@ -17,13 +17,13 @@ import pytest
 from attempts import services, timer
 from attempts.models import Attempt
 from tests.e2e.clients import FRAME_TIMEOUT, attempt_path, open_socket, proctor_path, rest
-from tests.factories import access_token_for, make_exam, make_user, set_deadline
-from tests.waiting import wait_until
+from tests.factories import access_token_for, make_exam, make_user
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 OTHER_TIMERS = 5000  # the issue's load: live timers of other attempts that Redis must sample through
-CONNECTED_BOUND_SECONDS = 1.0  # SPEC/issue: the timeout frame within 1 s of the deadline
+CONNECTED_BOUND_SECONDS = 1.0  # the promise: the timeout frame within 1 s of the deadline
 UNCONNECTED_BOUND_SECONDS = 2.0  # issue: timeout in the database within 2 s, with no socket
 
 

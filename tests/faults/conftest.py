@@ -13,7 +13,7 @@ from tests.e2e.conftest import cluster, pytest_runtest_makereport  # noqa: F401 
 from tests.faults.mariadb_server import PrivateMariaDB, mariadb_unavailable_reason
 from tests.redis_server import PrivateRedis
 
-# Redis databases of the stack on one server, as in production (SPEC.md, "Configuration").
+# Redis databases of the stack on one server, as in production (docs/operations.md).
 TIMER_DB, LAYER_DB, CACHE_DB = 1, 2, 3
 
 

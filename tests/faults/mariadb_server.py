@@ -14,8 +14,8 @@ from pathlib import Path
 
 import MySQLdb
 
-from tests.e2e.servers import free_port
-from tests.waiting import wait_until
+from bench.network import free_port
+from tests.helpers import wait_until
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "mariadb-install-db"

@@ -11,16 +11,17 @@ import pytest
 from attempts import services
 from attempts.models import Attempt
 from tests.e2e.clients import rest
-from tests.factories import access_token_for, make_exam, set_deadline
+from tests.factories import access_token_for, make_exam
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, tick_error, until
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SOCKETS = 20
 DUE_WHILE_DOWN_AFTER = 2.0  # one more attempt's deadline passes while daphne is dead
 TICK_SLACK_SECONDS = 0.3  # frame transport, on top of the tick's 1 s of rounding up
-RIGHT_TIME_BOUND = 1.0  # issue 5: the reconnected client gets the right time within 1 s
+RIGHT_TIME_BOUND = 1.0  # the promise: the reconnected client gets the right time within 1 s
 
 
 def test_daphne_sigkilled_and_restarted(cluster):

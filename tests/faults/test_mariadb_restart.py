@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from attempts import timer
-from tests.e2e.clients import rest
+from tests.e2e.clients import RestClient, rest
 from tests.e2e.servers import ROOT, subprocess_env
 from tests.faults.sockets import AttemptWatcher, until
-from tests.waiting import wait_until
+from tests.helpers import answer, start, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -46,19 +46,19 @@ def test_mariadb_restarted_under_the_stack(private_mariadb, cluster):
     web = cluster.start_web(env={"DATABASE_URL": url})
     worker = cluster.start_worker(env={"DATABASE_URL": url})
 
-    def start(student: int) -> int:
-        status, body = rest(web, "POST", f"/api/exam/timer/start/{exam_id}/", token=tokens[student])
-        assert status == 201, body
-        return body["attempt_id"]
+    clients = [RestClient(web, token) for token in tokens]
 
-    def answer(student: int, attempt_id: int) -> int:
-        question_id, option = questions[0]
-        body = {"attempt_id": attempt_id, "question_id": question_id, "selected_option": option}
-        return rest(web, "POST", "/api/exam/timer/submit-answer/", token=tokens[student], body=body)[0]
+    def start_of(student: int) -> int:
+        response = start(clients[student], exam_id)
+        assert response.status_code == 201, response.json()
+        return response.json()["attempt_id"]
+
+    def answer_of(student: int, attempt_id: int) -> int:
+        return answer(clients[student], attempt_id, *questions[0]).status_code
 
     # Before: five attempts expire together (the worker's threads all hold connections now).
-    before = {student: start(student) for student in range(DUE_AT_ONCE + 4)}
-    assert all(answer(student, attempt_id) == 200 for student, attempt_id in before.items())
+    before = {student: start_of(student) for student in range(DUE_AT_ONCE + 4)}
+    assert all(answer_of(student, attempt_id) == 200 for student, attempt_id in before.items())
     first_batch = [before[student] for student in range(DUE_AT_ONCE)]
     _make_due(private_mariadb, first_batch)
     wait_until(lambda: _statuses(private_mariadb, first_batch) == {"timeout"}, timeout=10, what="the first batch")
@@ -86,9 +86,9 @@ def test_mariadb_restarted_under_the_stack(private_mariadb, cluster):
     results["remaining"] = [
         rest(web, "GET", f"/api/exam/timer/remaining/{before[s]}/", token=tokens[s])[0] for s in range(6, 9)
     ]
-    results["answer"] = [answer(s, before[s]) for s in range(6, 9)]
+    results["answer"] = [answer_of(s, before[s]) for s in range(6, 9)]
     results["submit"] = rest(web, "POST", f"/api/exam/timer/submit/{before[8]}/", token=tokens[8])
-    after = {student: start(student) for student in range(DUE_AT_ONCE + 4, 2 * DUE_AT_ONCE + 4)}
+    after = {student: start_of(student) for student in range(DUE_AT_ONCE + 4, 2 * DUE_AT_ONCE + 4)}
     new_socket_tick = asyncio.run(_first_tick(web, before[7], tokens[7]))
     second_batch = list(after.values())
     due_at = _make_due(private_mariadb, second_batch)

@@ -22,7 +22,7 @@ from tests.factories import access_token_for, make_exam
 from tests.faults.bulk import answer_first_question_correctly, bulk_attempts, bulk_users
 from tests.faults.load import Call, fire, spread
 from tests.faults.taps import ProctorTap
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -129,7 +129,7 @@ def test_answers_racing_the_deadline_are_accepted_exactly_when_received_before_i
             margins[200].append(deadline - outcome.sent_at)
             write_lags.append(saved_at[attempt.pk].timestamp() - deadline)
         else:
-            # Refused: the document's 410, no trace, and the server could only have decided after the deadline.
+            # Refused: the API's 410, no trace, and the server could only have decided after the deadline.
             assert (outcome.status, outcome.body) == (
                 410,
                 {"error": "Exam time has expired. Cannot submit answers.", "code": "time_expired"},

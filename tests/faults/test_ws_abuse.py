@@ -22,18 +22,19 @@ from attempts import services
 from attempts.models import Attempt
 from tests.e2e.clients import attempt_path, open_socket, proctor_path, rest
 from tests.e2e.servers import ROOT
-from tests.factories import access_token_for, make_exam, make_user, set_deadline
+from tests.factories import access_token_for, make_exam, make_user
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, until
+from tests.helpers import set_deadline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-MAX_FRAME_BYTES = 4096  # SPEC: frames over 4 KiB close with 1009
+MAX_FRAME_BYTES = 4096  # frames over 4 KiB close with 1009 (docs/websocket.md)
 FLOODERS = 5
 FLOOD_SECONDS = 5.0  # each of FLOODERS processes reconnects and floods again until this is over
 VICTIM_SOCKETS = 20
 TICK_GAP_BOUND = 1.3  # a tick once a second: no victim may wait noticeably longer while others flood
-# Every key a student-facing frame may carry (SPEC.md, "WebSocket: one socket per attempt").
+# Every key a student-facing frame may carry (docs/websocket.md).
 STUDENT_FRAME_KEYS = {"type", "attempt_id", "status", "remaining_seconds", "message", "expires_at"}
 
 

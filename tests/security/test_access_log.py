@@ -15,7 +15,7 @@ from websockets.exceptions import InvalidStatus
 from examsite.access_log import REDACTED
 from tests.e2e.servers import ARTIFACTS, Cluster
 from tests.factories import PASSWORD, access_token_for, api_client, make_exam, make_user
-from tests.waiting import wait_until
+from tests.helpers import wait_until
 
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 

@@ -15,7 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 from attempts.models import Attempt
 from tests.factories import PASSWORD, make_exam, make_user
 
-# (method, path template, JSON body): every route of the design document behind JWT.
+# (method, path template, JSON body): every exam route behind JWT.
 ROUTES = [
     ("post", "/api/exam/timer/start/{exam_id}/", None),
     ("get", "/api/exam/timer/remaining/{attempt_id}/", None),

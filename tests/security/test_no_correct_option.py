@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from attempts.models import Attempt
-from tests.factories import api_client, set_deadline
+from tests.factories import api_client
+from tests.helpers import set_deadline
 
 # The only key with "correct" in it that a student may see: a count, in the submit result.
 ALLOWED_CORRECT_KEYS = {"correct_answers"}

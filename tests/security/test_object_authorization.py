@@ -8,7 +8,8 @@ import pytest
 
 from attempts import timer
 from attempts.models import Answer, Attempt
-from tests.factories import api_client, make_exam, make_user, set_deadline
+from tests.factories import api_client, make_exam, make_user
+from tests.helpers import set_deadline
 
 NOT_YOURS = {"error": "This exam attempt does not belong to you.", "code": "not_your_attempt"}
 
@@ -108,7 +109,7 @@ def test_own_attempt_with_a_question_of_another_exam_leaks_nothing(victim_attemp
 
 @pytest.mark.django_db
 def test_unknown_attempt_is_not_found_without_detail(intruder):
-    """Ids that exist nowhere give the document's 404 and nothing else."""
+    """Ids that exist nowhere give the API's 404 and nothing else."""
     client = api_client(intruder)
     for response in (
         client.get("/api/exam/timer/remaining/987654321/"),

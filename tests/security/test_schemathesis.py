@@ -81,7 +81,7 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 CURRENT_IDS: dict = {}
 
 
-# The design document's 400s for a rule of the exam: a schema-valid request can still meet one
+# The API's 400s for a rule of the exam: a schema-valid request can still meet one
 # (an unpublished exam, a finished attempt). Only these are not positive-data failures.
 EXAM_RULE_ERRORS = {
     errors.ExamNotPublished.message,
