@@ -1,6 +1,6 @@
-"""`make bench` / `python -m bench`: start the stack, run the phases of issue 6, write the report.
+"""`make bench` / `python -m bench`: start the stack, run the phases, write the report.
 
-Small sizes by default (a few minutes); the full run of issue 6 is
+Small sizes by default (a few minutes); the full sizes are
 
     make bench ARGS="--sockets 1000,5000,10000 --fillers 10000,100000 --shared 10000 --starts 2000 --students 10000"
 """
@@ -130,10 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             bench.drop_web(web)
         if "starts" in phases or "remaining" in phases:
-            webs = [
-                bench.fresh_web(f"web-rest-{n + 1}", watch_as="daphne" if n == 0 else f"daphne-{n + 1}")
-                for n in range(args.webs)
-            ]
+            webs = bench.fresh_webs("web-rest", args.webs)
             if "starts" in phases:
                 run["starts"] = ph.start_burst(bench, webs, args.starts, args.start_seconds)
             if "remaining" in phases:

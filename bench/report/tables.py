@@ -1,0 +1,206 @@
+"""The markdown of one run: the machine, the targets, then one section (a table and its notes) per phase."""
+
+from __future__ import annotations
+
+from bench.report.cells import cpu, loadgen_cpu, section, spread
+from bench.report.targets import targets
+from bench.stats import ms, per_student_minute
+
+
+def _ticks(results: list[dict]) -> list[str]:
+    header = (
+        "sockets",
+        "daphne processes",
+        "tick lateness p50 / p99 / max (ms)",
+        "ticks received / owed",
+        "daphne CPU",
+        "worker CPU",
+        "load generator CPU",
+        "RSS per socket",
+        "daphne RSS",
+        "Redis commands/s",
+        "connect time",
+    )
+    rows = [
+        (
+            f"{r['sockets']:,}",
+            r.get("webs", 1),
+            spread(r["lateness"]),
+            f"{r['ticks_received']:,} / {r['ticks_expected']:,}",
+            cpu(r, "daphne"),
+            cpu(r, "worker"),
+            loadgen_cpu(r),
+            f"{r['rss_per_socket_kb']:.1f} KB",
+            f"{r['rss_daphne_mb']:.0f} MB",
+            f"{r['redis_commands_per_second']:,.0f}",
+            f"{r['connect_seconds']:.0f} s ({r['connect_errors']} errors)",
+        )
+        for r in results
+    ]
+    return section(
+        "### 1. Ticks on one daphne process",
+        header,
+        rows,
+        "Lateness: arrival at the client minus the whole second the tick stands for "
+        "(`deadline - remaining_seconds`, deadlines on whole seconds); it includes the client's own lag. "
+        "CPU: share of one core over the window. Redis commands/s: the shared server's rate minus its rate "
+        "just before (other tests use it too).",
+        "![tick lateness](results/tick_lateness.png)",
+    )
+
+
+def _timeouts(results: list[dict]) -> list[str]:
+    header = (
+        "case",
+        "attempts",
+        "deadline → DB `timeout` p50 / p99 / max (ms)",
+        "deadline → `timeout` frame p50 / p99 / max (ms)",
+        "missing (DB / frame)",
+    )
+    rows = [
+        (
+            r["label"],
+            f"{r['count']:,}",
+            spread(r["db"]),
+            spread(r["frame"]) if r["frame"] else "(no socket)",
+            f"{r['db_missing']} / {r['frame_missing'] if r['frame'] else '-'}",
+        )
+        for r in results
+    ]
+    return section(
+        "### 2. Timeout latency",
+        header,
+        rows,
+        "DB `timeout` is seen by polling the rows every 50 ms (so up to ~50 ms late, plus the query).",
+        "![timeout latency](results/timeout_latency.png)",
+    )
+
+
+def _starts(r: dict) -> list[str]:
+    header = (
+        "starts",
+        "over",
+        "daphne processes",
+        "p50 (ms)",
+        "p99 (ms)",
+        "max (ms)",
+        "errors",
+        "attempts created",
+        "daphne CPU",
+    )
+    row = (
+        f"{r['count']:,}",
+        f"{r['seconds']:.0f} s",
+        r.get("webs", 1),
+        ms(r["latency"]["p50"]),
+        ms(r["latency"]["p99"]),
+        ms(r["latency"]["max"]),
+        r["errors"],
+        f"{r['attempts_created']:,}",
+        cpu(r, "daphne"),
+    )
+    return section(
+        "### 3. Start burst",
+        header,
+        [row],
+        "Distinct users, JWTs minted directly; each start on a new connection, sent on an even schedule "
+        "whatever the earlier ones are doing (open loop).",
+        "![start latency](results/start_latency.png)",
+    )
+
+
+def _remaining(r: dict) -> list[str]:
+    header = ("clients", "daphne processes", "requests/s", "p50 (ms)", "p99 (ms)", "errors", "daphne CPU")
+    row = (
+        r["concurrency"],
+        r.get("webs", 1),
+        f"{r['requests_per_second']:.0f}",
+        ms(r["latency"]["p50"]),
+        ms(r["latency"]["p99"]),
+        r["errors"],
+        cpu(r, "daphne"),
+    )
+    return section(
+        "### 4. REST `remaining`",
+        header,
+        [row],
+        "Closed loop: each client sends its next request when the last one is answered (keep-alive).",
+    )
+
+
+def _side_by_side(s: dict) -> list[str]:
+    ours, poll, naive = s["ours"], s["polling"], s["naive"]
+    base = per_student_minute(ours)
+
+    def ratio(result):
+        value = per_student_minute(result)
+        return "-" if value is None or not base else f"{value / base:.1f}x"
+
+    def cell(result):
+        value = per_student_minute(result)
+        return "-" if value is None else f"{value * 1000:.2f}"
+
+    naive_late = naive.get("lateness", {})
+    header = ("design", "daphne CPU", "CPU ms per student-minute", "vs ours", "Redis commands/s", "what a student sees")
+    rows = [
+        (
+            "ours: sockets, one ticker per process",
+            cpu(ours, "daphne"),
+            cell(ours),
+            "1.0x",
+            f"{ours['redis_commands_per_second']:,.0f}",
+            f"a tick every second, p99 {ms(ours['lateness']['p99'])} ms late",
+        ),
+        (
+            "naive: sockets, each reads its own TTL every second",
+            cpu(naive, "daphne"),
+            cell(naive),
+            ratio(naive),
+            f"{naive['redis_commands_per_second']:,.0f}",
+            f"{naive['ticks_received']:,} ticks of {naive['ticks_expected']:,} owed "
+            f"(p99 {ms(naive_late.get('p99'))} ms from the second they show)",
+        ),
+        (
+            "REST polling every 10 s (the original client)",
+            cpu(poll, "daphne"),
+            cell(poll),
+            ratio(poll),
+            f"{poll['redis_commands_per_second']:,.0f}",
+            f"a fresh number every 10 s; {poll['requests']:,} requests, p99 {ms(poll['latency']['p99'])} ms, "
+            f"{poll['errors']} errors",
+        ),
+    ]
+    return section(
+        f"### 5. Side by side, {ours['sockets']:,} students each",
+        header,
+        rows,
+        "The naive consumer lives in `bench/naive_consumer.py` and is served by `bench/naive_asgi.py` only.",
+    )
+
+
+# The phases' sections in order: the key of `run` each one renders.
+SECTIONS = (
+    ("ticks", _ticks),
+    ("timeouts", _timeouts),
+    ("starts", _starts),
+    ("remaining", _remaining),
+    ("side_by_side", _side_by_side),
+)
+
+
+def tables(run: dict) -> str:
+    machine = run["machine"]
+    lines = [
+        f"Run of {run['finished']} (UTC), {run['elapsed_minutes']:.1f} min. Machine: {machine['cores']} cores, "
+        f"{machine['ram_gb']} GB RAM, {machine['cpu_model']}, Python {machine['python']}, Redis {machine['redis']}, "
+        f"load average at start {machine['load_average_at_start']}. The load generator runs on the same machine, "
+        "which is shared with other engineers' test suites: numbers are noisy, compare within this run.",
+        "",
+        f"Command: `{run['command']}`",
+        "",
+        *targets(run),
+    ]
+    for key, render in SECTIONS:
+        if run.get(key):
+            lines += render(run[key])
+    return "\n".join(lines)

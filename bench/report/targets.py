@@ -1,0 +1,65 @@
+"""The targets, each against this run's numbers: the first table of the report."""
+
+from __future__ import annotations
+
+from bench.report.cells import section, verdict
+from bench.stats import ms
+
+
+def targets(run: dict) -> list[str]:
+    """The targets against this run's numbers."""
+    rows = []
+    one_process = [r for r in run.get("ticks", []) if r.get("webs", 1) == 1]
+    if one_process:
+        largest = max(one_process, key=lambda r: r["sockets"])
+        p99 = largest["lateness"]["p99"]
+        rows.append(
+            (
+                f"{largest['sockets']:,} sockets on one daphne, p99 tick lateness <= 250 ms",
+                f"p99 {ms(p99)} ms ({largest['ticks_received']:,} of {largest['ticks_expected']:,} ticks)",
+                verdict(p99 is not None and p99 <= 0.25),
+            )
+        )
+    for r in run.get("timeouts", []):
+        if r["spread"] and r["connected"]:
+            p99 = r["frame"]["p99"]
+            rows.append(
+                (
+                    "timeout frame p99 <= 1 s after the deadline, connected",
+                    f"p99 {ms(p99)} ms ({r['count']:,} attempts)",
+                    verdict(p99 is not None and p99 <= 1 and not r["frame_missing"]),
+                )
+            )
+        elif r["spread"]:
+            p99 = r["db"]["p99"]
+            rows.append(
+                (
+                    f"not connected, {r['filler']:,} other live timers: timed out p99 <= 1 s",
+                    f"DB `timeout` p99 {ms(p99)} ms ({r['count']:,} attempts)",
+                    verdict(p99 is not None and p99 <= 1 and not r["db_missing"]),
+                )
+            )
+        else:
+            worst = max(r["db"]["max"] or 0, (r["frame"] or {}).get("max") or 0)
+            complete = not r["db_missing"] and not r["frame_missing"]
+            rows.append(
+                (
+                    f"{r['count']:,} attempts sharing a deadline: all `timeout` in DB and all frames within 3 s",
+                    f"last DB row {ms(r['db']['max'])} ms, last frame {ms((r['frame'] or {}).get('max'))} ms"
+                    f" (missing {r['db_missing']} / {r['frame_missing']})",
+                    verdict(complete and worst <= 3),
+                )
+            )
+    if run.get("starts"):
+        r = run["starts"]
+        p99 = r["latency"]["p99"]
+        rows.append(
+            (
+                f"{r['count']:,} starts in {r['seconds']:.0f} s, p99 <= 300 ms, no errors",
+                f"p99 {ms(p99)} ms, {r['errors']} errors ({r.get('webs', 1)} daphne process)",
+                verdict(p99 is not None and p99 <= 0.3 and not r["errors"]),
+            )
+        )
+    if not rows:
+        return []
+    return section("### Targets", ("target", "this run", ""), rows)
