@@ -66,3 +66,9 @@ def test_docs_page_200():
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+def test_schema_says_every_error_body_has_a_code(schema):
+    answer = schema["paths"]["/api/exam/timer/submit-answer/"]["post"]["responses"]
+    error = answer["410"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    assert {"error", "code"} <= set(schema["components"]["schemas"][error]["required"])
