@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from attempts import timer
 from attempts.models import Attempt
-from attempts.services.expire import attempts_expire_many
+from attempts.services.expire import attempts_expire_many, held_open
 
 logger = logging.getLogger(__name__)
 
@@ -101,18 +101,21 @@ def attempts_reconcile_many(*, due_ids: list[int], other_ids: list[int]) -> dict
 
 
 def ends_of_due(attempt_ids: list[int]) -> dict[int, str | None]:
-    """How each due attempt ends ("timeout"/"completed"), or None where it is not due after all; reads only.
+    """How each due attempt ends ("timeout"/"completed"), or None where that is not decided yet; reads only.
 
-    An attempt still ongoing past its deadline can only end as `timeout` (a submit needs time
-    left, an answer after the deadline expires it), so its end is decided before the
-    transaction that records it. A deadline that moved ahead is not due.
+    An attempt still ongoing past its deadline ends as `timeout` unless a request received
+    before the deadline still holds it (a submit in the queue may yet complete it), so
+    without a hold its end is decided before the transaction that records it. A deadline
+    that moved ahead is not due.
     """
+    now = timezone.now()  # before the holds: see attempts_expire_many
+    held = held_open(attempt_ids)
     rows = Attempt.objects.filter(pk__in=attempt_ids).values_list("pk", "status", "deadline_at")
-    now = timezone.now()
     ends: dict[int, str | None] = {}
     for attempt_id, status, deadline_at in rows:
         if status == Attempt.Status.ONGOING:
-            ends[attempt_id] = Attempt.Status.TIMEOUT if deadline_at <= now else None
+            decided = deadline_at <= now and attempt_id not in held
+            ends[attempt_id] = Attempt.Status.TIMEOUT if decided else None
         else:
             ends[attempt_id] = status
     return ends

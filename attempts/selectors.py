@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from attempts import errors
 from attempts.models import Answer, Attempt, Exam, Question
+from attempts.scoring import results_of
 
 # The proctor table shows every attempt that is ongoing or ended within the last hour.
 PROCTOR_RECENT_WINDOW = timedelta(hours=1)
@@ -71,6 +72,47 @@ def proctor_view(*, exam_id: int) -> ProctorView:
         for attempt in attempts
     ]
     return ProctorView(exam_id=exam_id, exam_title=exam.title, rows=rows)
+
+
+@dataclass(frozen=True)
+class OwnAttempts:
+    exam_id: int
+    exam_title: str
+    attempts: list[dict]
+
+
+def attempts_of_user(*, user, exam_id: int) -> OwnAttempts:
+    """Every attempt of `user` at an exam, newest first, with the result of each ended one; NotFound for no exam.
+
+    What the exam page asks before it starts anything: a student who comes back after a
+    timeout sees that result first, and starts again only on request.
+    """
+    from attempts.clock import seconds_left_many  # here: see proctor_view
+
+    exam = Exam.objects.filter(pk=exam_id).only("title").first()
+    if exam is None:
+        raise errors.NotFound()
+    attempts = list(Attempt.objects.filter(user=user, exam_id=exam_id).order_by("-started_at", "-pk"))
+    left = seconds_left_many(attempts)
+    results = results_of(attempts)
+    rows = []
+    for attempt in attempts:
+        ended = attempt.status != Attempt.Status.ONGOING
+        result = results[attempt.pk]
+        rows.append(
+            {
+                "attempt_id": attempt.pk,
+                "status": attempt.status,
+                "started_at": attempt.started_at,
+                "deadline_at": attempt.deadline_at,
+                "ended_at": attempt.ended_at,
+                "remaining_seconds": left[attempt.pk],
+                "score": result.score if ended else None,
+                "total_marks": result.total_marks,
+                "percentage": result.percentage if ended else None,
+            }
+        )
+    return OwnAttempts(exam_id=exam_id, exam_title=exam.title, attempts=rows)
 
 
 def questions_of(attempt: Attempt) -> list[Question]:

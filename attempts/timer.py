@@ -53,6 +53,11 @@ def probe_key() -> str:
     return f"{settings.TIMER_KEY_PREFIX}probe:{uuid.uuid4().hex}"
 
 
+def hold_key(attempt_id: int) -> str:
+    """The Redis key that counts the requests for an attempt received but not yet answered (not a timer)."""
+    return f"{settings.TIMER_KEY_PREFIX}hold:{attempt_id}"
+
+
 def attempt_id_from_key(key: str) -> int | None:
     """The attempt id of a timer key, or None for any other key."""
     prefix = settings.TIMER_KEY_PREFIX
@@ -158,6 +163,44 @@ async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = N
         attempt_id: _seconds_from_ms(ms + late_ms if ms >= 0 else ms)
         for attempt_id, ms in zip(ids, replies, strict=True)
     }
+
+
+# Longest a hold can outlive a request whose process died before releasing it. Longer than any
+# request waits in a queue; a crashed process delays the attempts it held by at most this.
+HOLD_TTL_MS = 60_000
+# DECR, and DEL at zero, in one step: a hold taken between the two must not be deleted.
+_RELEASE_SCRIPT = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end return n"
+
+
+async def ahold(attempt_id: int) -> None:
+    """Count one more request for the attempt in flight (INCR with a TTL, one round trip)."""
+    try:
+        async with async_client().pipeline(transaction=True) as pipe:
+            pipe.incr(hold_key(attempt_id))
+            pipe.pexpire(hold_key(attempt_id), HOLD_TTL_MS)
+            await pipe.execute()
+    except (*REDIS_ERRORS, OSError) as exc:
+        raise TimerUnavailable(str(exc)) from exc
+
+
+async def arelease(attempt_id: int) -> None:
+    """Count one request for the attempt fewer (the key goes at zero)."""
+    try:
+        await async_client().eval(_RELEASE_SCRIPT, 1, hold_key(attempt_id))
+    except (*REDIS_ERRORS, OSError) as exc:
+        raise TimerUnavailable(str(exc)) from exc
+
+
+@_guarded
+def holds(attempt_ids: Iterable[int]) -> dict[int, int]:
+    """How many requests are in flight for each attempt that has any, in one pipelined round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    pipe = client().pipeline(transaction=False)
+    for attempt_id in ids:
+        pipe.get(hold_key(attempt_id))
+    return {attempt_id: int(n) for attempt_id, n in zip(ids, pipe.execute(), strict=True) if n and int(n) > 0}
 
 
 @_guarded

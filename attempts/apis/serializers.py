@@ -93,6 +93,24 @@ class QuestionsResponseSerializer(serializers.Serializer):
     saved_answers = serializers.DictField(child=serializers.CharField())
 
 
+class OwnAttemptSerializer(serializers.Serializer):
+    attempt_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["ongoing", "completed", "timeout"])
+    started_at = serializers.DateTimeField()
+    deadline_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+    remaining_seconds = serializers.IntegerField(help_text="0 once ended")
+    score = serializers.IntegerField(allow_null=True, help_text="null while ongoing")
+    total_marks = serializers.IntegerField()
+    percentage = serializers.FloatField(allow_null=True, help_text="null while ongoing")
+
+
+class OwnAttemptsResponseSerializer(serializers.Serializer):
+    exam_id = serializers.IntegerField()
+    exam_title = serializers.CharField()
+    attempts = OwnAttemptSerializer(many=True, help_text="newest first")
+
+
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="For people; may be reworded.")
     code = serializers.CharField(help_text="Stable and machine-readable: clients switch on this (docs/api.md).")

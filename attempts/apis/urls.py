@@ -10,6 +10,7 @@ urlpatterns = [
         views.RemainingTimeView.as_view(),
         name="attempt-remaining",
     ),
+    path("attempts/<str:exam_id>/", views.OwnAttemptsView.as_view(), name="own-attempts"),
     path("submit-answer/", views.SubmitAnswerView.as_view(), name="answer-submit"),
     path(
         "submit/<str:attempt_id>/",

@@ -8,6 +8,7 @@ from rest_framework.views import APIView
 
 from attempts import clock, selectors, services
 from attempts.apis import serializers as s
+from attempts.apis.holds import holding
 from attempts.models import Attempt
 from attempts.scoring import result_of
 from attempts.texts import (
@@ -112,7 +113,12 @@ class SubmitAnswerView(APIView):
         """Save or change one answer."""
         serializer = s.SubmitAnswerSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.answer_save(user=request.user, received_at=received_at(request), **serializer.validated_data)
+        result = services.answer_save(
+            user=request.user,
+            received_at=received_at(request),
+            caller_holds=holding(request),
+            **serializer.validated_data,
+        )
         body = {
             "status": "saved",
             "question_id": result.answer.question_id,
@@ -134,6 +140,7 @@ class SubmitExamView(APIView):
             user=request.user,
             attempt_id=_path_id(s.AttemptIdSerializer, attempt_id=attempt_id),
             received_at=received_at(request),
+            caller_holds=holding(request),
         )
         figures = result_of(result.attempt)
         body = {
@@ -170,3 +177,15 @@ class QuestionsView(APIView):
             "saved_answers": selectors.saved_answers_of(attempt),
         }
         return Response(s.QuestionsResponseSerializer(body).data)
+
+
+class OwnAttemptsView(APIView):
+    @extend_schema(
+        parameters=[_path_param("exam_id")],
+        responses={200: s.OwnAttemptsResponseSerializer, **ERRORS},
+    )
+    def get(self, request: Request, exam_id: str) -> Response:
+        """The requesting student's attempts of an exam, newest first, with each ended one's result."""
+        own = selectors.attempts_of_user(user=request.user, exam_id=_path_id(s.ExamIdSerializer, exam_id=exam_id))
+        body = {"exam_id": own.exam_id, "exam_title": own.exam_title, "attempts": own.attempts}
+        return Response(s.OwnAttemptsResponseSerializer(body).data)

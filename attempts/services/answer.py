@@ -21,9 +21,18 @@ class AnswerResult:
 
 
 def answer_save(
-    *, user, attempt_id: int, question_id: int, selected_option: str, received_at: datetime | None = None
+    *,
+    user,
+    attempt_id: int,
+    question_id: int,
+    selected_option: str,
+    received_at: datetime | None = None,
+    caller_holds: int | None = None,
 ) -> AnswerResult:
-    """Save or change one answer, accepted only if received (`received_at`, default now) before the deadline."""
+    """Save or change one answer, accepted only if received (`received_at`, default now) before the deadline.
+
+    `caller_holds`: the attempt whose deadline this request holds (`apis.holds`).
+    """
     attempt = attempt_for_user(user=user, attempt_id=attempt_id)
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
@@ -36,7 +45,7 @@ def answer_save(
             received_at=received_at or timezone.now(),
         )
     except errors.TimeExpired:
-        attempt_expire(attempt_id=attempt.pk)
+        attempt_expire(attempt_id=attempt.pk, caller_holds=caller_holds)
         raise
 
 

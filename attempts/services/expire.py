@@ -23,25 +23,42 @@ def lock_attempt_row(attempt_id: int) -> None:
     Attempt.objects.select_for_update().filter(pk=attempt_id).values_list("pk", flat=True).first()
 
 
-def attempt_expire(*, attempt_id: int) -> bool:
+def attempt_expire(*, attempt_id: int, caller_holds: int | None = None) -> bool:
     """Mark a due attempt timed out and score it; True only for the one caller that did it."""
-    return bool(attempts_expire_many(attempt_ids=[attempt_id]))
+    return bool(attempts_expire_many(attempt_ids=[attempt_id], caller_holds=caller_holds))
 
 
-def attempts_expire_many(*, attempt_ids: list[int]) -> list[int]:
+def held_open(attempt_ids: list[int], *, caller_holds: int | None = None) -> set[int]:
+    """Those of `attempt_ids` that a request received before their deadline still holds (`apis.holds`).
+
+    `caller_holds`: the attempt whose hold is the caller's own (a late answer expiring its
+    attempt), which does not count. Without Redis nothing is held: no request could take a hold.
+    """
+    try:
+        counts = timer.holds(attempt_ids)
+    except timer.TimerUnavailable:
+        return set()
+    return {attempt_id for attempt_id, n in counts.items() if n - (attempt_id == caller_holds) > 0}
+
+
+def attempts_expire_many(*, attempt_ids: list[int], caller_holds: int | None = None) -> list[int]:
     """Time out and score the due attempts among `attempt_ids` in one transaction; the ids this caller ended.
 
-    A mass timeout (a whole exam sharing one deadline) cost a dozen round trips per attempt
-    one by one; here it is a handful per batch (bench/README.md, "shared deadline").
+    An attempt that a request received before its deadline still holds is left ongoing: the
+    next sweep after the request was answered ends it. A mass timeout (a whole exam sharing
+    one deadline) cost a dozen round trips per attempt one by one; here it is a handful per
+    batch (bench/README.md, "shared deadline").
     """
-    ids = sorted(set(attempt_ids))
+    # `now` before the holds are read: a request stamped before a deadline that is due at `now`
+    # took its hold before its stamp, so it is seen here.
+    now = timezone.now()
+    ids = sorted(set(attempt_ids) - held_open(list(attempt_ids), caller_holds=caller_holds))
     if not ids:
         return []
     with transaction.atomic():
         # Rows locked through the primary key in key order, as `lock_attempt_row` does for
         # one: batches, submits and answers then never wait for each other in a cycle.
         rows = Attempt.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-        now = timezone.now()
         due = [
             pk
             for pk, status, deadline_at in rows.values_list("pk", "status", "deadline_at")

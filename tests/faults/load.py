@@ -39,7 +39,7 @@ class Outcome:
 def fire(calls: list[Call], *, threads: int = CLIENT_THREADS) -> list[Outcome]:
     """Make every call, each at its moment, `threads` at a time; outcomes in the order of `calls`."""
     with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(_make, calls))
+        return list(pool.map(call_once, calls))
 
 
 _local = threading.local()
@@ -55,7 +55,8 @@ def _connection(port: int, *, fresh: bool = False) -> http.client.HTTPConnection
     return connections[port]
 
 
-def _make(call: Call) -> Outcome:
+def call_once(call: Call) -> Outcome:
+    """Make one call at its moment, on this thread's kept-alive connection to its server."""
     if call.at is not None and (left := call.at - time.time()) > 0:
         time.sleep(left)
     headers = {"Authorization": f"Bearer {call.token}", "Content-Type": "application/json"}
