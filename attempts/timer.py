@@ -12,6 +12,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache, wraps
 
 import redis
@@ -142,16 +143,24 @@ def async_client() -> redis.asyncio.Redis:
     return per_loop[url]
 
 
-async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = None) -> dict[int, int | None]:
-    """`remaining_many` for an event loop: one pipelined round trip that never blocks the loop.
+@dataclass(frozen=True)
+class TimeLeft:
+    """An attempt's time left as one read of its timer saw it."""
 
-    With `as_of` (Unix seconds, a moment just past), the seconds left at that moment: a read
-    that a busy loop made late still reports the second it was meant for.
+    seconds: int  # rounded up, as of the moment the read was meant for (`as_of`)
+    milliseconds: int  # exact, as of the read itself
+    deadline_ms: int  # when the timer runs out, Unix milliseconds (the read's clock plus `milliseconds`)
+
+
+async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = None) -> dict[int, TimeLeft | None]:
+    """Time left for many attempts in one pipelined round trip that never blocks the loop; None where a key is gone.
+
+    With `as_of` (Unix seconds, a moment just past), `seconds` is the time left at that
+    moment: a read that a busy loop made late still reports the second it was meant for.
     """
     ids = list(attempt_ids)
     if not ids:
         return {}
-    late_ms = 0 if as_of is None else max(0, math.floor((time.time() - as_of) * 1000))
     try:
         async with async_client().pipeline(transaction=False) as pipe:
             for attempt_id in ids:
@@ -159,10 +168,13 @@ async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = N
             replies = await pipe.execute()
     except (*REDIS_ERRORS, OSError) as exc:
         raise TimerUnavailable(str(exc)) from exc
-    return {
-        attempt_id: _seconds_from_ms(ms + late_ms if ms >= 0 else ms)
-        for attempt_id, ms in zip(ids, replies, strict=True)
-    }
+    read_at = time.time()
+    late_ms = 0 if as_of is None else max(0, math.floor((read_at - as_of) * 1000))
+    left: dict[int, TimeLeft | None] = {}
+    for attempt_id, ms in zip(ids, replies, strict=True):
+        seconds = _seconds_from_ms(ms + late_ms if ms >= 0 else ms)
+        left[attempt_id] = None if seconds is None else TimeLeft(seconds, ms, math.floor(read_at * 1000) + ms)
+    return left
 
 
 # Longest a hold can outlive a request whose process died before releasing it. Longer than any

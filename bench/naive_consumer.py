@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -47,7 +48,10 @@ class NaiveAttemptConsumer(AsyncWebsocketConsumer):
                 await self.send(text_data=json.dumps(frame))
                 await self.close(protocol.CLOSE_TIMEOUT)
                 return
-            frame = frames.tick_frame(self.attempt_id, math.ceil(milliseconds / 1000))
+            deadline_ms = math.floor(time.time() * 1000) + milliseconds
+            frame = frames.tick_frame(
+                self.attempt_id, math.ceil(milliseconds / 1000), remaining_ms=milliseconds, deadline_ms=deadline_ms
+            )
             await self.send(text_data=json.dumps(frame))
             await asyncio.sleep(1)
 

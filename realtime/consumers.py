@@ -6,6 +6,8 @@ it; then relay what the ticker and the channel layer bring.
 
 from __future__ import annotations
 
+import math
+
 from channels.db import database_sync_to_async
 
 from attempts import clock, errors, selectors
@@ -51,7 +53,14 @@ class AttemptConsumer(JWTSocketConsumer):
             return
         if self.is_closed:  # the token ran out while we read
             return
-        await self.send_frame(frames.tick_frame(self.attempt_id, seconds))
+        await self.send_frame(
+            frames.tick_frame(
+                self.attempt_id,
+                seconds,
+                remaining_ms=max(0, clock.ms_until(attempt.deadline_at)),
+                deadline_ms=math.floor(attempt.deadline_at.timestamp() * 1000),
+            )
+        )
         self.ticker = get_ticker()
         self.ticker.register(self, attempt_id=self.attempt_id, deadline_at=attempt.deadline_at)
 

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from attempts.texts import COMPLETED_MESSAGE, TIMEOUT_MESSAGE
 
 
-def tick_frame(attempt_id: int, remaining_seconds: int) -> dict:
-    """The countdown frame a socket receives on connect and then once a second."""
+def tick_frame(attempt_id: int, remaining_seconds: int, *, remaining_ms: int, deadline_ms: int) -> dict:
+    """The countdown frame a socket receives on connect and then once a second.
+
+    `remaining_seconds` is rounded up, for display; `remaining_ms` (exact when the server read
+    the timer) and `deadline_at` let a page reach zero at the deadline itself, not up to a
+    second after it.
+    """
     return {
         "type": "tick",
         "attempt_id": attempt_id,
         "status": "running",
         "remaining_seconds": remaining_seconds,
+        "remaining_ms": remaining_ms,
+        "deadline_at": iso_ms(deadline_ms),
     }
+
+
+def iso_ms(unix_ms: int) -> str:
+    """ISO 8601 in UTC with milliseconds and `Z`, from Unix milliseconds."""
+    moment = datetime.fromtimestamp(unix_ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def end_frame(attempt_id: int, status: str) -> dict:

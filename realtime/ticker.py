@@ -126,19 +126,22 @@ class Ticker:
 
     async def _tick(self, targets: dict[int, set[TickTarget]], *, as_of: float | None = None) -> None:
         remaining = await self._remaining(list(targets), as_of=as_of)
-        self._settle_soon([attempt_id for attempt_id, seconds in remaining.items() if seconds is None])
-        for attempt_id, seconds in remaining.items():
-            if seconds is None:
+        self._settle_soon([attempt_id for attempt_id, left in remaining.items() if left is None])
+        for attempt_id, left in remaining.items():
+            if left is None:
                 continue
-            text = json.dumps(frames.tick_frame(attempt_id, seconds))  # encoded once per attempt
+            frame = frames.tick_frame(
+                attempt_id, left.seconds, remaining_ms=left.milliseconds, deadline_ms=left.deadline_ms
+            )
+            text = json.dumps(frame)  # encoded once per attempt
             for target in targets[attempt_id]:
                 try:
                     await target.push_text(text)
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
 
-    async def _remaining(self, attempt_ids: list[int], *, as_of: float | None) -> dict[int, int | None]:
-        """Seconds left per attempt from Redis, or from the cached deadlines while Redis is down."""
+    async def _remaining(self, attempt_ids: list[int], *, as_of: float | None) -> dict[int, timer.TimeLeft | None]:
+        """Time left per attempt from Redis, or from the cached deadlines while Redis is down."""
         try:
             # As of the whole second this pass belongs to: a pass that a busy loop started late
             # must not make the countdown stutter (the same value twice, then a skip).
@@ -148,21 +151,22 @@ class Ticker:
                 logger.warning("timer Redis unreachable (%s); ticking from deadline_at until it answers", exc)
                 self._redis_down = True
             now = timezone.now()
-            return {attempt_id: self._seconds_to_deadline(attempt_id, now) for attempt_id in attempt_ids}
+            return {attempt_id: self._left_to_deadline(attempt_id, now) for attempt_id in attempt_ids}
         self.redis_round_trips += 1
         if self._redis_down:
             logger.info("timer Redis answers again")
             self._redis_down = False
-        for attempt_id, seconds in remaining.items():
-            if seconds is not None:
+        for attempt_id, left in remaining.items():
+            if left is not None:
                 self._settled_at.pop(attempt_id, None)  # present again: a later loss is settled at once
         return remaining
 
-    def _seconds_to_deadline(self, attempt_id: int, now: datetime) -> int | None:
-        """Seconds left from the cached deadline; None once it passed (settled like a missing timer)."""
+    def _left_to_deadline(self, attempt_id: int, now: datetime) -> timer.TimeLeft | None:
+        """Time left from the cached deadline; None once it passed (settled like a missing timer)."""
         deadline_at = self._deadlines.get(attempt_id)
-        seconds = 0 if deadline_at is None else clock.seconds_to(deadline_at, now=now)
-        return seconds or None
+        if deadline_at is None or not (seconds := clock.seconds_to(deadline_at, now=now)):
+            return None
+        return timer.TimeLeft(seconds, clock.ms_until(deadline_at, now=now), math.floor(deadline_at.timestamp() * 1000))
 
     def _settle_soon(self, attempt_ids: list[int]) -> None:
         now, clock = timezone.now(), time.monotonic()

@@ -25,7 +25,7 @@ def test_running(attempt, student, client_for):
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"status", "remaining_seconds"}
+    assert set(body) == {"status", "remaining_seconds", "remaining_ms", "deadline_at"}
     assert body["status"] == "running"
     assert 3599 <= body["remaining_seconds"] <= 3600
 

@@ -16,6 +16,7 @@ START_KEYS = {
     "exam_title",
     "duration_minutes",
     "remaining_seconds",
+    "deadline_at",
     "total_questions",
     "total_marks",
 }
@@ -37,6 +38,7 @@ def test_start_creates_an_attempt_201(exam, student, client_for):
         "exam_title": exam.title,
         "duration_minutes": 60,
         "remaining_seconds": 3600,
+        "deadline_at": attempt.deadline_at.isoformat().replace("+00:00", "Z"),
         "total_questions": 4,
         "total_marks": 4,
     }

@@ -49,6 +49,7 @@ class StartResponseSerializer(serializers.Serializer):
     exam_title = serializers.CharField()
     duration_minutes = serializers.IntegerField()
     remaining_seconds = serializers.IntegerField()
+    deadline_at = serializers.DateTimeField(help_text="When this attempt's time runs out (UTC)")
     total_questions = serializers.IntegerField()
     total_marks = serializers.IntegerField()
     message = serializers.CharField(required=False)
@@ -57,6 +58,8 @@ class StartResponseSerializer(serializers.Serializer):
 class RemainingResponseSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["running", "timeout", "completed"])
     remaining_seconds = serializers.IntegerField()
+    remaining_ms = serializers.IntegerField(required=False, help_text="while running: exact, for a page's own clock")
+    deadline_at = serializers.DateTimeField(required=False, help_text="while running (UTC)")
     message = serializers.CharField(required=False)
 
 

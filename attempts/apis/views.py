@@ -71,6 +71,7 @@ class StartExamView(APIView):
             "exam_title": attempt.exam.title,
             "duration_minutes": attempt.exam.duration_minutes,
             "remaining_seconds": result.remaining_seconds,
+            "deadline_at": attempt.deadline_at,
             "total_questions": questions.count(),
             "total_marks": attempt.exam.total_marks,
         }
@@ -92,7 +93,12 @@ class RemainingTimeView(APIView):
         attempt = _own_attempt(request, attempt_id)
         seconds = clock.attempt_reconcile(attempt=attempt)
         if attempt.status == Attempt.Status.ONGOING:
-            body = {"status": "running", "remaining_seconds": seconds}
+            body = {
+                "status": "running",
+                "remaining_seconds": seconds,
+                "remaining_ms": max(0, clock.ms_until(attempt.deadline_at)),
+                "deadline_at": attempt.deadline_at,
+            }
         elif attempt.status == Attempt.Status.TIMEOUT:
             body = {"status": "timeout", "remaining_seconds": 0, "message": TIMEOUT_MESSAGE}
         else:

@@ -35,7 +35,16 @@ FLOOD_SECONDS = 5.0  # each of FLOODERS processes reconnects and floods again un
 VICTIM_SOCKETS = 20
 TICK_GAP_BOUND = 1.3  # a tick once a second: no victim may wait noticeably longer while others flood
 # Every key a student-facing frame may carry (docs/websocket.md).
-STUDENT_FRAME_KEYS = {"type", "attempt_id", "status", "remaining_seconds", "message", "expires_at"}
+STUDENT_FRAME_KEYS = {
+    "type",
+    "attempt_id",
+    "status",
+    "remaining_seconds",
+    "remaining_ms",
+    "deadline_at",
+    "message",
+    "expires_at",
+}
 
 
 async def _everything_until_close(web, path: str, token: str | None, **kwargs) -> tuple[list[str], int | None]:

@@ -1,0 +1,65 @@
+"""Frames and `remaining` carry the exact time left, so a page can reach zero at the deadline, not after it."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+from channels.db import database_sync_to_async
+
+from tests.helpers import remaining, set_deadline
+from tests.wsclient import async_test, attempt_path, frame_of_type, next_frame, open_socket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# A deadline 0.3 s past a whole second: rounded-up seconds alone would put the page's zero up
+# to 0.7 s after it.
+SUB_SECOND = 0.3
+READ_TOLERANCE_MS = 150  # from the server's read of the timer to this test's own clock, on a loaded machine
+
+
+def _deadline_at(frame_or_body: dict) -> float:
+    return datetime.fromisoformat(frame_or_body["deadline_at"].replace("Z", "+00:00")).timestamp()
+
+
+def _on_a_sub_second(attempt, seconds_ahead: int):
+    target = int(time.time()) + seconds_ahead + SUB_SECOND
+    set_deadline(attempt, target - time.time())
+    return attempt.deadline_at.timestamp()
+
+
+@async_test
+async def test_every_tick_carries_the_exact_deadline_and_the_milliseconds_left(attempt, student):
+    deadline = await database_sync_to_async(_on_a_sub_second)(attempt, 30)
+    comm = await open_socket(attempt_path(attempt.pk), student)
+
+    for frame in [await next_frame(comm), await frame_of_type(comm, "tick", timeout=2.0)]:
+        seen_at = time.time()
+        assert frame["type"] == "tick"
+        assert abs(_deadline_at(frame) - deadline) * 1000 <= 5  # to the millisecond, give or take the write
+        implied = seen_at + frame["remaining_ms"] / 1000
+        assert implied >= deadline - READ_TOLERANCE_MS / 1000  # never earlier than the truth by more than the trip
+        assert implied <= deadline + READ_TOLERANCE_MS / 1000, (frame["remaining_ms"], frame["deadline_at"], seen_at, deadline)
+        assert frame["remaining_seconds"] * 1000 >= frame["remaining_ms"]  # the display rounds up
+    await comm.disconnect()
+
+
+def test_remaining_carries_the_deadline_and_the_milliseconds_left(attempt, student, client_for):
+    deadline = _on_a_sub_second(attempt, 30)
+
+    body = remaining(client_for(student), attempt.pk).json()
+
+    assert body["status"] == "running"
+    assert abs(_deadline_at(body) - deadline) * 1000 <= 1
+    assert abs(time.time() + body["remaining_ms"] / 1000 - deadline) * 1000 <= READ_TOLERANCE_MS
+
+
+def test_start_and_resume_carry_the_deadline(exam, student, client_for):
+    client = client_for(student)
+
+    started = client.post(f"/api/exam/timer/start/{exam.pk}/").json()
+    resumed = client.post(f"/api/exam/timer/start/{exam.pk}/").json()
+
+    assert started["deadline_at"] == resumed["deadline_at"]
+    assert abs(_deadline_at(started) - time.time() - exam.duration_minutes * 60) <= 5
