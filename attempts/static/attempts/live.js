@@ -1,4 +1,5 @@
-/* A WebSocket that reconnects by itself with back-off and keeps its authentication fresh. */
+/* A WebSocket that reconnects by itself with back-off and keeps its authentication fresh,
+ * and the connection line (#connection) that the pages following a socket show. */
 (function () {
   "use strict";
 
@@ -9,8 +10,10 @@
   const REAUTH_MAX_TRIES = 3;
 
   /**
-   * handlers: onOpen(), onFrame(frame), onClose(code) -> "reconnect" | "reauth" | "stop",
-   * onWaiting(delayMs) while a reconnect is scheduled.
+   * handlers: onOpen(), onFrame(frame), onClose(code) -> "stop" | "reconnect" (the default),
+   * onWaiting(seconds) while a reconnect is scheduled. A close for a bad or expired token
+   * (PROTOCOL.close.UNAUTHENTICATED) is handled here for every page, whatever onClose says:
+   * refresh the token, then reconnect.
    */
   class LiveSocket {
     constructor(path, handlers) {
@@ -76,9 +79,10 @@
         this.socket = null;
         if (this.stopped) return;
         const decision = this.handlers.onClose ? this.handlers.onClose(event.code) : "reconnect";
-        if (decision === "stop") {
+        const reauth = event.code === window.PROTOCOL.close.UNAUTHENTICATED;
+        if (decision === "stop" && !reauth) {
           this.stop();
-        } else if (decision === "reauth" && this.failures < REAUTH_MAX_TRIES) {
+        } else if (reauth && this.failures < REAUTH_MAX_TRIES) {
           this.failures += 1;
           window.ExamAuth.refresh().then(
             () => !this.stopped && this.connectNow(),
@@ -97,7 +101,7 @@
       this.failures += 1;
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.connectNow(), delay);
-      if (this.handlers.onWaiting) this.handlers.onWaiting(delay);
+      if (this.handlers.onWaiting) this.handlers.onWaiting(Math.max(1, Math.round(delay / 1000)));
     }
 
     send(frame) {
@@ -116,6 +120,13 @@
       }
     }
   }
+
+  /** The page's connection line: `kind` styles it (live, polling, offline, ended…), `text` says it. */
+  LiveSocket.showConnection = function (kind, text) {
+    const line = document.getElementById("connection");
+    line.dataset.state = kind;
+    line.textContent = text;
+  };
 
   window.LiveSocket = LiveSocket;
 })();

@@ -8,6 +8,8 @@
   "use strict";
 
   const REDRAW_MS = 500;
+  const CLOSE = window.PROTOCOL.close;
+  const showConnection = window.LiveSocket.showConnection;
   const STATUS_LABELS = { ongoing: "Ongoing", completed: "Submitted", timeout: "Timed out" };
 
   const app = document.getElementById("proctor-app");
@@ -88,16 +90,16 @@
 
   function handleClose(code) {
     resyncAsked = false;
-    if (code === 4403) {
-      showStaffOnly();
-      return "stop";
+    switch (code) {
+      case CLOSE.FORBIDDEN:
+        showStaffOnly();
+        return "stop";
+      case CLOSE.NOT_FOUND:
+        showError("There is no exam " + examId + ".");
+        return "stop";
+      default:
+        return "reconnect"; // a dropped socket or a server restart: the next snapshot repairs the table
     }
-    if (code === 4404) {
-      showError("There is no exam " + examId + ".");
-      return "stop";
-    }
-    if (code === 4401) return "reauth";
-    return "reconnect";
   }
 
   function showStaffOnly() {
@@ -115,12 +117,6 @@
     const box = el("page-error");
     box.textContent = text;
     box.hidden = false;
-  }
-
-  function showConnection(kind, text) {
-    const line = el("connection");
-    line.dataset.state = kind;
-    line.textContent = text;
   }
 
   function cell(className, text) {
@@ -184,8 +180,7 @@
     socket = new window.LiveSocket("/ws/proctor/exams/" + examId + "/", {
       onFrame: handleFrame,
       onClose: handleClose,
-      onWaiting(delayMs) {
-        const seconds = Math.max(1, Math.round(delayMs / 1000));
+      onWaiting(seconds) {
         showConnection(
           "polling",
           (synced ? "Connection lost; the table may be out of date. " : "Cannot connect. ") +

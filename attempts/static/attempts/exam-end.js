@@ -1,0 +1,113 @@
+/* The end of the attempt: one path for every way it ends, the submit, the result, and the
+ * result kept for a reload.
+ *
+ * However the end is learned (a timeout or completed frame, a TIMEOUT close, `remaining`
+ * saying so, a save refused with time_expired or already_submitted, the submit's reply),
+ * it goes through endExam(), which moves the state once and shows the result once.
+ */
+(function () {
+  "use strict";
+
+  const E = window.Exam;
+  const el = E.el;
+  const { ask, retry, isTransient } = window.ExamRequests;
+  const RESULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
+  // Per user: another student signing in on this tab must not see this one's result.
+  const ENDED_KEY = "examtimer.ended." + ((window.ExamAuth.load() || {}).username || "") + "." + E.page.examId;
+
+  function submitUrl() {
+    return "/api/exam/timer/submit/" + E.page.attemptId + "/";
+  }
+
+  /**
+   * The attempt ended as `kind` ("timed_out" or "submitted") because of `why`. `result`, when
+   * the caller has it (the submit's reply), is shown; otherwise it is asked for.
+   */
+  function endExam(kind, why, result) {
+    if (E.isOver()) {
+      if (result && !E.view.resultShown()) showResult(result);
+      return;
+    }
+    // While our own submit is in flight its `completed` frame is expected: its reply has the result.
+    if (E.state() === "submitting" && kind === "submitted" && !result) return;
+    E.transition(kind, why);
+    E.clock.set(0);
+    if (kind === "timed_out") {
+      el("expired-banner").hidden = false;
+      if (!result) E.view.announce("Exam time has expired. Your answers are locked.");
+    }
+    if (result) showResult(result);
+    else fetchResult();
+  }
+
+  /** The result of an ended attempt: `submit` answers it every time it is asked. */
+  async function fetchResult() {
+    const { reply } = await retry(() => window.ExamAuth.api(submitUrl(), { method: "POST" }), {
+      delays: RESULT_RETRY_DELAYS_MS,
+    }).done;
+    if (reply && reply.ok) {
+      if (!E.view.resultShown()) showResult(reply.data);
+    } else if (isTransient(reply)) {
+      E.view.showError("Your answers are saved, but the result could not be loaded. Reload the page to see it.");
+    } else {
+      E.view.showError(reply.data.error || "Could not load your result (" + reply.status + ").");
+    }
+  }
+
+  /** The student confirmed: send the choices made before the click, then submit once. */
+  async function submitNow() {
+    // The dialog may have stayed open past zero (ending) but not past the end itself.
+    if (E.state() !== "running" && E.state() !== "ending") return;
+    E.transition("submitting", "the student confirmed the submit");
+    // Choices made before the click go first: the score counts what the student chose.
+    await E.saves.settled();
+    const reply = await ask(() => window.ExamAuth.api(submitUrl(), { method: "POST" }));
+    if (reply && reply.ok) {
+      endExam(reply.data.status === "timeout" ? "timed_out" : "submitted", "the submit's reply", reply.data);
+      return;
+    }
+    if (E.state() === "submitting") E.transition("running", "the submit failed");
+    E.view.showError(
+      reply
+        ? reply.data.error || "Submitting failed (" + reply.status + "). Try again."
+        : "Cannot reach the server. Your answers are saved; try submitting again.",
+    );
+  }
+
+  function showResult(data, fromMemory) {
+    E.view.showResult(data, fromMemory);
+    try {
+      sessionStorage.setItem(
+        ENDED_KEY,
+        JSON.stringify({ attemptId: E.page.attemptId, title: el("exam-title").textContent, result: data }),
+      );
+    } catch (error) {
+      // storage full or disabled: the page still shows the result now
+    }
+  }
+
+  /** The result this tab kept for this exam, or null. */
+  function remembered() {
+    try {
+      const memory = JSON.parse(sessionStorage.getItem(ENDED_KEY) || "null");
+      return memory && memory.result ? memory : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  /** A finished attempt stays finished on reload: `start` would quietly begin a new one. */
+  function showRemembered(memory) {
+    E.page.attemptId = memory.attemptId;
+    el("exam-title").textContent = memory.title || "Exam finished";
+    E.transition(memory.result.status === "timeout" ? "timed_out" : "submitted", "a result this tab remembers");
+    showResult(memory.result, true);
+  }
+
+  function forget() {
+    sessionStorage.removeItem(ENDED_KEY);
+  }
+
+  E.endExam = endExam;
+  E.end = { submitNow, remembered, showRemembered, forget };
+})();

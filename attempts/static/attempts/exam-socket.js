@@ -1,0 +1,130 @@
+/* The server's view of the time: the attempt's socket first, `remaining` polls when it is down.
+ *
+ * A tick sets the clock and ends any polling; a socket that cannot connect, or that stopped
+ * ticking, makes the page poll instead. At zero on the page's clock (state `ending`) the page
+ * asks every second until the server confirms the end or gives time back.
+ */
+(function () {
+  "use strict";
+
+  const E = window.Exam;
+  const { ask, retry } = window.ExamRequests;
+  const CLOSE = window.PROTOCOL.close;
+  const show = window.LiveSocket.showConnection;
+  const POLL_INTERVAL_MS = 10 * 1000; // as the connection line says; a changed deadline shows within one
+  const STALE_TICK_MS = 5 * 1000; // an open socket that sent no tick this long is not trusted alone
+  const END_CHECK_INTERVAL_MS = 1000; // at zero, the end is shown within a second of the server's
+
+  let socket = null;
+  let polling = null; // the repeated `remaining` request while the socket is down
+  let endCheck = null; // the repeated `remaining` request while ending
+  let lastTickAt = 0;
+
+  /** The server's time went on past our zero (our anchor was stale): the student gets it back. */
+  function setClock(seconds) {
+    E.clock.set(seconds);
+    if (E.state() === "ending" && seconds > 0) E.transition("running", "the server still gives time");
+  }
+
+  function start() {
+    if (socket) return;
+    socket = new window.LiveSocket("/ws/attempts/" + E.page.attemptId + "/", {
+      onFrame: handleFrame,
+      onClose: handleClose,
+      onWaiting(seconds) {
+        show("polling", "Live clock unavailable: checking the time every 10 s. Reconnecting in " + seconds + " s.");
+        startPolling();
+      },
+    });
+    socket.start();
+  }
+
+  function handleFrame(frame) {
+    if (frame.type === "tick") {
+      lastTickAt = performance.now();
+      stopPolling();
+      show("live", "Live");
+      if (!E.isOver()) setClock(frame.remaining_seconds);
+    } else if (frame.type === "timeout") {
+      E.endExam("timed_out", "a timeout frame");
+    } else if (frame.type === "completed") {
+      E.endExam("submitted", "a completed frame");
+    } else if (frame.type === "error") {
+      console.warn("socket error frame:", frame.message);
+    }
+  }
+
+  function handleClose(code) {
+    if (E.isOver()) return "stop";
+    switch (code) {
+      case CLOSE.TIMEOUT:
+        E.endExam("timed_out", "the socket closed with " + code);
+        return "stop";
+      case CLOSE.FORBIDDEN:
+        E.view.showError("This exam attempt does not belong to you.");
+        return "stop";
+      case CLOSE.NOT_FOUND:
+        E.view.showError("This exam attempt no longer exists.");
+        return "stop";
+      default:
+        return "reconnect"; // NORMAL without an end frame, 1006, a server restart: come back
+    }
+  }
+
+  /** Ask `remaining` once and act on its answer; resolves to the reply, or null on failure. */
+  async function pollOnce() {
+    if (E.isOver() || E.page.attemptId === null) return null;
+    const reply = await ask(() => window.ExamAuth.api("/api/exam/timer/remaining/" + E.page.attemptId + "/"));
+    if (reply === null) {
+      show("offline", "Cannot reach the server. The clock keeps counting; retrying.");
+      return null;
+    }
+    if (!reply.ok) return reply;
+    if (reply.data.status === "running") setClock(reply.data.remaining_seconds);
+    else if (reply.data.status === "timeout") E.endExam("timed_out", "remaining says timeout");
+    else if (reply.data.status === "completed") E.endExam("submitted", "remaining says completed");
+    return reply;
+  }
+
+  /** `remaining` now and then every `intervalMs` (whatever it answers) until cancelled. */
+  function repeatPoll(intervalMs) {
+    return retry(pollOnce, { again: () => true, delays: () => intervalMs, stop: E.isOver });
+  }
+
+  function startPolling() {
+    if (polling !== null || E.isOver()) return;
+    polling = repeatPoll(POLL_INTERVAL_MS);
+  }
+
+  function stopPolling() {
+    if (polling !== null) polling.cancel();
+    polling = null;
+  }
+
+  /** On each redraw: an open socket that stopped ticking (a proxy holding it, a stalled server) is polled around. */
+  function checkStale() {
+    if (E.isOver() || !socket || polling !== null || lastTickAt === 0) return;
+    if (performance.now() - lastTickAt > STALE_TICK_MS) startPolling();
+  }
+
+  /** Back in front: get the server's value now instead of at the next tick. */
+  function resync() {
+    if (E.isOver() || E.page.attemptId === null) return;
+    if (socket && socket.isOpen()) socket.send({ type: "sync" });
+    else pollOnce();
+  }
+
+  E.onTransition((to, from) => {
+    if (to === "ending") endCheck = repeatPoll(END_CHECK_INTERVAL_MS);
+    if (from === "ending" && endCheck !== null) {
+      endCheck.cancel();
+      endCheck = null;
+    }
+    if (E.isOver()) {
+      stopPolling();
+      if (socket) socket.stop();
+    }
+  });
+
+  E.serverTime = { start, checkStale, resync };
+})();
