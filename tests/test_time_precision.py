@@ -34,13 +34,14 @@ async def test_every_tick_carries_the_exact_deadline_and_the_milliseconds_left(a
     deadline = await database_sync_to_async(_on_a_sub_second)(attempt, 30)
     comm = await open_socket(attempt_path(attempt.pk), student)
 
-    for frame in [await next_frame(comm), await frame_of_type(comm, "tick", timeout=2.0)]:
+    for receive in (lambda: next_frame(comm), lambda: frame_of_type(comm, "tick", timeout=2.0)):
+        frame = await receive()
         seen_at = time.time()
         assert frame["type"] == "tick"
         assert abs(_deadline_at(frame) - deadline) * 1000 <= 5  # to the millisecond, give or take the write
         implied = seen_at + frame["remaining_ms"] / 1000
         assert implied >= deadline - READ_TOLERANCE_MS / 1000  # never earlier than the truth by more than the trip
-        assert implied <= deadline + READ_TOLERANCE_MS / 1000, (frame["remaining_ms"], frame["deadline_at"], seen_at, deadline)
+        assert implied <= deadline + READ_TOLERANCE_MS / 1000
         assert frame["remaining_seconds"] * 1000 >= frame["remaining_ms"]  # the display rounds up
     await comm.disconnect()
 
