@@ -222,7 +222,7 @@ class Ticker:
             return
         for attempt_id, end in ends.items():
             if end is None:
-                continue  # not due after all: the settle restores its timer
+                continue  # not decided: its deadline moved (the settle restores its timer), or a request holds it
             for target in list(self._targets.get(attempt_id, ())):
                 await target.attempt_over(end)
 
