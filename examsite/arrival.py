@@ -9,6 +9,7 @@ before the deadline and choose its answer after it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 SCOPE_KEY = "received_at"
@@ -23,18 +24,24 @@ class StampArrival:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        buffered = []
-        while True:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-        stamped = {**scope, SCOPE_KEY: datetime.now(UTC)}
+        _body, replay = await read_body(receive)
+        return await self.app({**scope, SCOPE_KEY: datetime.now(UTC)}, replay, send)
 
-        async def replay():
-            return buffered.pop(0) if buffered else await receive()
 
-        return await self.app(stamped, replay, send)
+async def read_body(receive) -> tuple[bytes, Callable[[], Awaitable[dict]]]:
+    """Wait for a request's whole body; returns it and a `receive` that replays it to the app behind."""
+    buffered = []
+    while True:
+        message = await receive()
+        buffered.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    body = b"".join(message.get("body", b"") for message in buffered)
+
+    async def replay():
+        return buffered.pop(0) if buffered else await receive()
+
+    return body, replay
 
 
 def received_at(request) -> datetime:

@@ -18,6 +18,7 @@ import logging
 from django.urls import Resolver404, resolve
 
 from attempts import timer
+from examsite.arrival import read_body
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +58,8 @@ class HoldDeadline:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
-        buffered = []
-        while True:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                break
-
-        async def replay():
-            return buffered.pop(0) if buffered else await receive()
-
-        attempt_id = _attempt_id(scope, b"".join(m.get("body", b"") for m in buffered))
+        body, replay = await read_body(receive)
+        attempt_id = _attempt_id(scope, body)
         if attempt_id is None:
             return await self.app(scope, replay, send)
         try:
