@@ -3,7 +3,8 @@
  *
  * The parts, loaded before this file by exam.html: exam-state.js (the one state value and its
  * moves), exam-view.js (the DOM), exam-clock.js (the countdown), exam-saves.js (answers),
- * exam-socket.js (the server's time), exam-end.js (every way the attempt ends).
+ * exam-socket.js (the server's time), exam-end.js (every way the attempt ends), exam-signin.js
+ * (signing in again on the page when the session ended).
  */
 (function () {
   "use strict";
