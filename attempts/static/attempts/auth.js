@@ -16,6 +16,10 @@
 
   let refreshTimer = null;
   let refreshing = null; // the one refresh in flight: concurrent callers share it
+  // A page that asks for the password itself when the session ends (the exam page: leaving it
+  // mid-exam would cost the student time), instead of going to the sign-in page.
+  let sessionLostHandler = null;
+  let lost = null; // while such a page waits for its sign-in: {promise, resolve} of the new access token
 
   function decodePayload(token) {
     try {
@@ -71,23 +75,43 @@
     location.assign("/login/?next=" + encodeURIComponent(next));
   }
 
+  /**
+   * The refresh token was refused: its pair is dropped. Rotation stays strict (a refresh token
+   * whose answer was lost on the network is revoked all the same), so only the password can
+   * restore the session: on the sign-in page, or, on a page that asked for it, in the page
+   * itself. Resolves to the new access token once signed in; the requests waiting meanwhile
+   * are sent then.
+   */
+  function sessionLost(username) {
+    clear();
+    window.dispatchEvent(new CustomEvent("examauth:signedout"));
+    if (!sessionLostHandler) {
+      goToLogin();
+      return Promise.reject(new Error("session ended"));
+    }
+    if (!lost) {
+      let resolve;
+      const promise = new Promise((done) => {
+        resolve = done;
+      });
+      lost = { promise, resolve, username };
+      sessionLostHandler(username);
+    }
+    return lost.promise;
+  }
+
   /** Exchange the refresh token for a new pair; on refusal the tab is signed out. */
   function refresh() {
     if (refreshing) return refreshing;
     const record = load();
-    if (!record) return Promise.reject(new Error("not signed in"));
+    if (!record) return lost ? lost.promise : Promise.reject(new Error("not signed in"));
     refreshing = fetch("/api/token/refresh/", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
       body: JSON.stringify({ refresh: record.refresh }),
     })
       .then(async (response) => {
-        if (response.status === 401 || response.status === 400) {
-          clear();
-          window.dispatchEvent(new CustomEvent("examauth:signedout"));
-          goToLogin();
-          throw new Error("session ended");
-        }
+        if (response.status === 401 || response.status === 400) return sessionLost(record.username);
         if (!response.ok) throw new Error("refresh failed: " + response.status);
         // Rotation: the answer carries a new refresh token and the old one is now revoked.
         const updated = store(await response.json());
@@ -118,7 +142,15 @@
       const message = response.status === 401 ? "Wrong username or password." : data.error || data.detail;
       throw new Error(message || "Sign-in failed (" + response.status + ").");
     }
-    return store(data, username);
+    const record = store(data, username);
+    if (lost) {
+      // Signed in again on the page: what waited goes on, and open sockets renew their token.
+      const waiting = lost;
+      lost = null;
+      waiting.resolve(record.access);
+      window.dispatchEvent(new CustomEvent("examauth:refreshed", { detail: { access: record.access } }));
+    }
+    return record;
   }
 
   async function signOut() {
@@ -147,7 +179,11 @@
         ),
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
       });
-    const record = load();
+    let record = load();
+    if (!record && lost) {
+      await lost.promise; // signed out on a page that asks for the password: wait for it
+      record = load();
+    }
     if (!record) {
       goToLogin();
       throw new Error("not signed in");
@@ -180,8 +216,15 @@
     button.onclick = () => signOut();
   }
 
+  /** handler(username) when the session ends: the page asks for the password and calls signIn. */
+  function onSessionLost(handler) {
+    sessionLostHandler = handler;
+  }
+
   window.ExamAuth = {
     load,
+    onSessionLost,
+    signedOutAs: () => (lost ? lost.username : null),
     signIn,
     signOut,
     refresh,

@@ -1,9 +1,14 @@
-/* The exam page's clock: the last value the server sent, counted down on this page.
+/* The exam page's clock: a local estimate of the server's deadline, counted down on this page.
  *
- * The clock belongs to the server. The page shows the last value the server sent (a socket
- * tick, a `remaining` poll, the start reply) minus the time elapsed since, measured with
- * performance.now(): a monotonic clock that a background tab's throttled timers or a change
- * of the computer's clock cannot bend.
+ * The clock belongs to the server. Each time the server says how long is left (a socket tick,
+ * a `remaining` poll, the start reply), the page turns it into a deadline on its own
+ * monotonic clock: performance.now() at receipt + the time left. A background tab's
+ * throttled timers or a change of the computer's clock cannot bend performance.now().
+ *
+ * A value reaches the page after the server read it, so each estimate is late by its delivery
+ * delay, never early: the earliest estimate seen so far is the best one, and the page keeps
+ * the minimum. Only when the server says there is clearly more time than that (the deadline
+ * was moved later: time given back) does the estimate move later.
  */
 (function () {
   "use strict";
@@ -12,20 +17,73 @@
   const el = E.el;
   const WARNING_SECONDS = 5 * 60;
   const DANGER_SECONDS = 60;
+  // The page locks this long before its estimate of the deadline. The estimate is late by the
+  // delivery delay of the best value seen (a few ms on a good network), and a timer may fire
+  // late on a busy main thread (tens of ms): 100 ms covers both, so the inputs lock at, or a
+  // little before, the real deadline, and an answer sent in the last moment still arrives in
+  // time. It costs the student at most a tenth of a second.
+  const LOCK_MARGIN_MS = 100;
+  // More time than the estimate by over this is time given back, not a value delivered late;
+  // under it, a rounding (the start reply's whole seconds) or a slow delivery.
+  const GIVEN_BACK_MS = 1000;
 
-  let anchorSeconds = null;
-  let anchorAt = 0;
+  let deadlineAt = null; // the deadline estimate, on performance.now()'s clock
+  let lockTimer = null;
+
+  /** Milliseconds left by the page's clock, or null before the server said any. */
+  function msLeft() {
+    if (deadlineAt === null) return null;
+    return Math.max(0, deadlineAt - performance.now());
+  }
 
   /** Seconds left by the page's clock, or null before the server said any. */
   function left() {
-    if (anchorSeconds === null) return null;
-    return Math.max(0, anchorSeconds - (performance.now() - anchorAt) / 1000);
+    const ms = msLeft();
+    return ms === null ? null : ms / 1000;
   }
 
-  function set(seconds) {
-    anchorSeconds = Math.max(0, Number(seconds) || 0);
-    anchorAt = performance.now();
+  /**
+   * The server says `remainingMs` are left, as of about now. Returns true when that gave time
+   * back (the estimate moved later); a value that is only late is absorbed by the minimum.
+   */
+  function observe(remainingMs) {
+    const estimate = performance.now() + Math.max(0, Number(remainingMs) || 0);
+    let givenBack = false;
+    if (deadlineAt === null || estimate < deadlineAt) {
+      deadlineAt = estimate;
+    } else if (estimate > deadlineAt + GIVEN_BACK_MS) {
+      deadlineAt = estimate;
+      givenBack = true;
+    }
+    scheduleLock();
     draw();
+    return givenBack;
+  }
+
+  /** The attempt ended: the clock shows zero. */
+  function stop() {
+    deadlineAt = performance.now();
+    clearTimeout(lockTimer);
+    draw();
+  }
+
+  /** Whether the page's clock says the inputs must be locked now. */
+  function lockDue() {
+    const ms = msLeft();
+    return ms !== null && ms <= LOCK_MARGIN_MS;
+  }
+
+  // On the page's own timer, not the redraws' 200 ms: the lock must not wait for a redraw, nor
+  // for the server's timeout frame. A timer may fire a fraction of a millisecond early (it
+  // counts whole milliseconds): then it is set again for the rest, not left to the next redraw.
+  function scheduleLock() {
+    clearTimeout(lockTimer);
+    if (E.isOver() || deadlineAt === null) return;
+    const wait = deadlineAt - LOCK_MARGIN_MS - performance.now();
+    lockTimer = setTimeout(() => {
+      draw();
+      if (!lockDue()) scheduleLock();
+    }, Math.max(0, Math.ceil(wait)));
   }
 
   function levelOf(seconds) {
@@ -44,11 +102,13 @@
     }
   }
 
-  /** Redraw from the anchor; redraws are frequent and cheap, the time shown never drifts with them. */
+  /** Redraw from the estimate; redraws are frequent and cheap, the time shown never drifts with them. */
   function draw() {
-    const seconds = left();
-    if (seconds === null) return;
-    const whole = Math.ceil(seconds);
+    const ms = msLeft();
+    if (ms === null) return;
+    const seconds = ms / 1000;
+    // Whole seconds up to the lock: the display reaches 00:00 when the inputs lock.
+    const whole = Math.ceil(Math.max(0, ms - LOCK_MARGIN_MS) / 1000);
     const box = el("clock");
     el("clock-value").textContent = window.formatCountdown(whole);
     box.dataset.remaining = seconds.toFixed(1);
@@ -59,12 +119,12 @@
       box.dataset.state = level;
       if (!E.isOver()) announceLevel(level, before, whole);
     }
-    // Zero on this page's clock: lock at once, since an answer sent now would arrive after the
-    // deadline and be refused; the server then confirms the end or gives time back. A submit
-    // in flight is left alone: its reply says how the attempt ended.
+    // The deadline on this page's clock: lock at once, since an answer sent now would arrive
+    // after the deadline and be refused; the server then confirms the end or gives time back.
+    // A submit in flight is left alone: its reply says how the attempt ended.
     const open = E.state() === "running" || (E.state() === "loading" && E.page.attemptId !== null);
-    if (seconds <= 0 && open) E.transition("ending", "the page's clock reached zero");
+    if (lockDue() && open) E.transition("ending", "the page's clock reached the deadline");
   }
 
-  E.clock = { set, left, draw };
+  E.clock = { observe, stop, left, lockDue, draw };
 })();

@@ -1,5 +1,5 @@
-/* The end of the attempt: one path for every way it ends, the submit, the result, and the
- * result kept for a reload.
+/* The end of the attempt: one path for every way it ends, the submit and the result. After a
+ * reload the server says how the latest attempt ended (exam.js asks it first), not this tab.
  *
  * However the end is learned (a timeout or completed frame, a TIMEOUT close, `remaining`
  * saying so, a save refused with time_expired or already_submitted, the submit's reply),
@@ -12,8 +12,6 @@
   const el = E.el;
   const { ask, retry, isTransient } = window.ExamRequests;
   const RESULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
-  // Per user: another student signing in on this tab must not see this one's result.
-  const ENDED_KEY = "examtimer.ended." + ((window.ExamAuth.load() || {}).username || "") + "." + E.page.examId;
 
   function submitUrl() {
     return "/api/exam/timer/submit/" + E.page.attemptId + "/";
@@ -31,7 +29,7 @@
     // While our own submit is in flight its `completed` frame is expected: its reply has the result.
     if (E.state() === "submitting" && kind === "submitted" && !result) return;
     E.transition(kind, why);
-    E.clock.set(0);
+    E.clock.stop();
     if (kind === "timed_out") {
       el("expired-banner").hidden = false;
       if (!result) E.view.announce("Exam time has expired. Your answers are locked.");
@@ -59,8 +57,19 @@
     // The dialog may have stayed open past zero (ending) but not past the end itself.
     if (E.state() !== "running" && E.state() !== "ending") return;
     E.transition("submitting", "the student confirmed the submit");
-    // Choices made before the click go first: the score counts what the student chose.
-    await E.saves.settled();
+    // Choices made before the click go first, those that failed sent again: the score counts
+    // what the student chose. One still out of reach stops the submit: submitting now would
+    // score the attempt without it, for good.
+    const unsaved = await E.saves.flush();
+    if (unsaved > 0 && E.state() === "submitting") {
+      E.transition("running", "answers could not be saved before the submit");
+      E.view.showError(
+        (unsaved === 1 ? "One answer is" : unsaved + " answers are") +
+          " not saved: the server cannot be reached. Nothing was submitted; try submitting again.",
+      );
+      return;
+    }
+    if (E.state() !== "submitting") return; // the attempt ended meanwhile (endExam showed it)
     const reply = await ask(() => window.ExamAuth.api(submitUrl(), { method: "POST" }));
     if (reply && reply.ok) {
       endExam(reply.data.status === "timeout" ? "timed_out" : "submitted", "the submit's reply", reply.data);
@@ -74,40 +83,10 @@
     );
   }
 
-  function showResult(data, fromMemory) {
-    E.view.showResult(data, fromMemory);
-    try {
-      sessionStorage.setItem(
-        ENDED_KEY,
-        JSON.stringify({ attemptId: E.page.attemptId, title: el("exam-title").textContent, result: data }),
-      );
-    } catch (error) {
-      // storage full or disabled: the page still shows the result now
-    }
-  }
-
-  /** The result this tab kept for this exam, or null. */
-  function remembered() {
-    try {
-      const memory = JSON.parse(sessionStorage.getItem(ENDED_KEY) || "null");
-      return memory && memory.result ? memory : null;
-    } catch (error) {
-      return null;
-    }
-  }
-
-  /** A finished attempt stays finished on reload: `start` would quietly begin a new one. */
-  function showRemembered(memory) {
-    E.page.attemptId = memory.attemptId;
-    el("exam-title").textContent = memory.title || "Exam finished";
-    E.transition(memory.result.status === "timeout" ? "timed_out" : "submitted", "a result this tab remembers");
-    showResult(memory.result, true);
-  }
-
-  function forget() {
-    sessionStorage.removeItem(ENDED_KEY);
+  function showResult(data) {
+    E.view.showResult(data, false);
   }
 
   E.endExam = endExam;
-  E.end = { submitNow, remembered, showRemembered, forget };
+  E.end = { submitNow };
 })();

@@ -3,7 +3,9 @@
  * One saver a question: a change made while a save is in flight is sent after it, so the
  * server ends with the last choice and never two requests race for one question. Passing
  * failures are retried (three retries, then the student is told and can try again); a refusal
- * is the server's answer, recognised by its `code`.
+ * is the server's answer, recognised by its `code`. A save that failed is sent again by
+ * itself as soon as the server is heard from again, and at the latest by the submit: the
+ * score must count every choice the student made.
  */
 (function () {
   "use strict";
@@ -31,8 +33,10 @@
     if (checked) choose(questionId, checked.value);
   }
 
+  /** Send again every save that failed (and is not being sent again already). */
   function retryFailed() {
-    Object.keys(savers).forEach((id) => savers[id].failed && retrySave(id));
+    // Object keys are strings; the server wants the question id as a number.
+    Object.keys(savers).forEach((id) => savers[id].failed && !savers[id].running && retrySave(Number(id)));
   }
 
   async function runSaver(questionId, saver) {
@@ -44,11 +48,11 @@
         E.view.setSaveStatus(questionId, "saving", "Saving…");
         const outcome = await save(questionId, option);
         if (outcome === "refused") return;
+        // Per choice: a failure of an older choice is forgotten once a newer one is saved.
+        saver.failed = outcome === "failed";
         if (outcome === "saved") {
           E.page.saved[String(questionId)] = option;
           E.view.drawProgress();
-        } else {
-          saver.failed = true;
         }
         // A newer choice is waiting: its own save line follows.
         if (saver.wanted !== null) continue;
@@ -98,11 +102,22 @@
     return Promise.all(Object.values(savers).map((saver) => saver.promise));
   }
 
+  /**
+   * Before the submit: send again every save that failed its retries (each with its retries
+   * again), wait for those and for the ones in flight. Resolves to the number of questions
+   * whose latest choice is still not saved.
+   */
+  async function flush() {
+    retryFailed();
+    await settled();
+    return Object.values(savers).filter((saver) => saver.failed).length;
+  }
+
   function updateLeaveGuard() {
     const pending = Object.values(savers).some((saver) => saver.running || saver.failed);
     window.onbeforeunload = !E.isOver() && pending ? () => "Some answers are not saved yet." : null;
   }
 
   E.onTransition(updateLeaveGuard);
-  E.saves = { choose, retrySave, retryFailed, settled };
+  E.saves = { choose, retrySave, retryFailed, flush };
 })();

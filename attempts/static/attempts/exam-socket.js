@@ -8,7 +8,7 @@
   "use strict";
 
   const E = window.Exam;
-  const { ask, retry } = window.ExamRequests;
+  const { ask, retry, reachable } = window.ExamRequests;
   const CLOSE = window.PROTOCOL.close;
   const show = window.LiveSocket.showConnection;
   const POLL_INTERVAL_MS = 10 * 1000; // as the connection line says; a changed deadline shows within one
@@ -20,15 +20,24 @@
   let endCheck = null; // the repeated `remaining` request while ending
   let lastTickAt = 0;
 
-  /** The server's time went on past our zero (our anchor was stale): the student gets it back. */
-  function setClock(seconds) {
-    E.clock.set(seconds);
-    if (E.state() === "ending" && seconds > 0) E.transition("running", "the server still gives time");
+  /**
+   * What the server said is left: `remaining_ms` (exact when it read the timer), or whole
+   * seconds from a server that sends only those (rounded up: an estimate later, never earlier,
+   * than the truth, which the next exact value corrects). Time given back after our lock (the
+   * deadline was moved later) reopens the inputs; a value only delivered late does not.
+   */
+  function setClock(data) {
+    const ms = data.remaining_ms !== undefined ? data.remaining_ms : data.remaining_seconds * 1000;
+    const givenBack = E.clock.observe(ms);
+    if (givenBack && E.state() === "ending" && !E.clock.lockDue()) {
+      E.transition("running", "the server gave time back");
+    }
   }
 
   function start() {
     if (socket) return;
     socket = new window.LiveSocket("/ws/attempts/" + E.page.attemptId + "/", {
+      onOpen: reachable, // a reconnect: the server is there again
       onFrame: handleFrame,
       onClose: handleClose,
       onWaiting(seconds) {
@@ -40,11 +49,12 @@
   }
 
   function handleFrame(frame) {
+    reachable();
     if (frame.type === "tick") {
       lastTickAt = performance.now();
       stopPolling();
       show("live", "Live");
-      if (!E.isOver()) setClock(frame.remaining_seconds);
+      if (!E.isOver()) setClock(frame);
     } else if (frame.type === "timeout") {
       E.endExam("timed_out", "a timeout frame");
     } else if (frame.type === "completed") {
@@ -80,7 +90,7 @@
       return null;
     }
     if (!reply.ok) return reply;
-    if (reply.data.status === "running") setClock(reply.data.remaining_seconds);
+    if (reply.data.status === "running") setClock(reply.data);
     else if (reply.data.status === "timeout") E.endExam("timed_out", "remaining says timeout");
     else if (reply.data.status === "completed") E.endExam("submitted", "remaining says completed");
     return reply;

@@ -9,13 +9,17 @@
  *      ▼         ▼
  *   timed_out | submitted                    final: inputs locked, the result shown
  *
- * loading may also end at once: a result this tab remembers, or a zero clock in the start reply.
+ * loading may also end at once (a zero clock in the start reply), or go to last_result: the
+ * server says the student's latest attempt has ended, and the page shows that result instead
+ * of starting anything; only the student's click on "Start a new attempt" goes back to
+ * loading, to start a new one. last_result is not final: no attempt of this page has ended.
  */
 (function () {
   "use strict";
 
   const MOVES = {
-    loading: ["running", "ending", "timed_out", "submitted"],
+    loading: ["last_result", "running", "ending", "timed_out", "submitted"],
+    last_result: ["loading"],
     running: ["ending", "submitting", "timed_out", "submitted"],
     // A confirm dialog opened before zero can still be confirmed: the server answers with
     // the timed-out result, as it does for any submit after the deadline.
@@ -54,7 +58,8 @@
     // What the page knows of its attempt; not state: it never decides what may happen next.
     page: {
       examId: Number(app.dataset.examId),
-      attemptId: null,
+      attemptId: null, // the attempt this page runs; null until start answers
+      lastAttempt: null, // in last_result: the ended attempt shown (the own-attempts row)
       questions: [],
       saved: {}, // question id -> the option the server holds
     },

@@ -130,8 +130,8 @@
     return !el("result").hidden;
   }
 
-  /** The result card; fromMemory: a result this tab kept, with the way to a new attempt. */
-  function showResult(data, fromMemory) {
+  /** The result card; offerNew: the result of an earlier attempt, with the way to a new one. */
+  function showResult(data, offerNew) {
     el("result-score").textContent = String(data.score);
     el("result-total").textContent = String(data.total_marks);
     el("result-percentage").textContent = data.percentage + "%";
@@ -144,12 +144,17 @@
     const message = el("result-message");
     message.hidden = !data.message;
     message.textContent = data.message || "";
-    el("result-actions").hidden = !fromMemory;
+    el("result-actions").hidden = !offerNew;
     const section = el("result");
     section.dataset.status = data.status;
     section.hidden = false;
     section.focus();
     announce("Your score: " + data.score + " of " + data.total_marks + " marks, " + data.percentage + " percent.");
+  }
+
+  function hideResult() {
+    el("result").hidden = true;
+    delete el("result").dataset.status;
   }
 
   // How each state looks: the one place the page is updated for a move.
@@ -173,5 +178,6 @@
     openSubmitDialog,
     resultShown,
     showResult,
+    hideResult,
   };
 })();

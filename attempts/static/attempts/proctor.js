@@ -35,6 +35,11 @@
     };
   }
 
+  /** A row that showed how its attempt ended: only a fresh snapshot may change its status. */
+  function ended(row) {
+    return row !== undefined && row.status !== "ongoing";
+  }
+
   function remainingOf(row) {
     if (row.status !== "ongoing") return 0;
     return Math.max(0, row.remainingAnchor - (performance.now() - row.anchoredAt) / 1000);
@@ -52,6 +57,8 @@
         showConnection("live", "Live");
         break;
       case "attempt_started":
+        // Events of one attempt may arrive out of order: a row that showed its end keeps it.
+        if (ended(rows.get(frame.attempt_id))) return;
         rows.set(frame.attempt_id, rowFrom(frame));
         break;
       case "answer_saved": {
@@ -60,8 +67,10 @@
           resync(); // a row we never saw: a fresh snapshot brings it, with its student
           return;
         }
-        row.answered = frame.answered;
-        row.status = frame.status || row.status;
+        // Answers are never taken back, so the count only grows; a late event must not lower
+        // it, nor turn an ended row (an end is final) back to "ongoing".
+        row.answered = Math.max(row.answered, Number(frame.answered) || 0);
+        if (!ended(row)) row.status = frame.status || row.status;
         break;
       }
       case "attempt_submitted":

@@ -8,10 +8,29 @@
 (function () {
   "use strict";
 
+  const reachableListeners = [];
+
+  /** listener() whenever the server is heard from: a reply that is its own, a socket frame, a reconnect. */
+  function onReachable(listener) {
+    reachableListeners.push(listener);
+  }
+
+  /**
+   * The server answered. The browser's `online` event fires only when the browser itself was
+   * offline, not when the server or the way to it was down: what failed then is sent again
+   * once any request (or the socket) gets through. In a task of its own, so that a listener
+   * never runs inside the caller's await.
+   */
+  function reachable() {
+    setTimeout(() => reachableListeners.forEach((listener) => listener()), 0);
+  }
+
   /** The api() reply of `send()`, or null when the network failed (nothing to read then). */
   async function ask(send) {
     try {
-      return await send();
+      const reply = await send();
+      if (!isTransient(reply)) reachable();
+      return reply;
     } catch (error) {
       return null;
     }
@@ -74,5 +93,5 @@
     };
   }
 
-  window.ExamRequests = { ask, retry, isTransient };
+  window.ExamRequests = { ask, retry, isTransient, reachable, onReachable };
 })();
