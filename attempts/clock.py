@@ -91,7 +91,7 @@ def attempts_reconcile_many(*, due_ids: list[int], other_ids: list[int]) -> dict
     """
     for start in range(0, len(due_ids), RECONCILE_BATCH):
         # Idempotent: a no-op for the attempts a worker expired first.
-        attempts_expire_many(attempt_ids=due_ids[start : start + RECONCILE_BATCH])
+        attempts_expire_many(attempt_ids=due_ids[start : start + RECONCILE_BATCH], path="ticker")
     attempts = Attempt.objects.select_related("exam").in_bulk([*due_ids, *other_ids])
     for attempt in attempts.values():
         if attempt.status == Attempt.Status.ONGOING:

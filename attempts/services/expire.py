@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.db import transaction
@@ -11,6 +12,9 @@ from django.utils import timezone
 from attempts import events, timer
 from attempts.models import Attempt
 from attempts.scoring import results_of, scores_of
+
+# One logger for every expiry, whichever path did it: operators grep one name.
+logger = logging.getLogger("attempts.expiry")
 
 
 def lock_attempt_row(attempt_id: int) -> None:
@@ -23,9 +27,9 @@ def lock_attempt_row(attempt_id: int) -> None:
     Attempt.objects.select_for_update().filter(pk=attempt_id).values_list("pk", flat=True).first()
 
 
-def attempt_expire(*, attempt_id: int, caller_holds: int | None = None) -> bool:
+def attempt_expire(*, attempt_id: int, caller_holds: int | None = None, path: str = "request") -> bool:
     """Mark a due attempt timed out and score it; True only for the one caller that did it."""
-    return bool(attempts_expire_many(attempt_ids=[attempt_id], caller_holds=caller_holds))
+    return bool(attempts_expire_many(attempt_ids=[attempt_id], caller_holds=caller_holds, path=path))
 
 
 def held_open(attempt_ids: list[int], *, caller_holds: int | None = None) -> set[int]:
@@ -41,8 +45,13 @@ def held_open(attempt_ids: list[int], *, caller_holds: int | None = None) -> set
     return {attempt_id for attempt_id, n in counts.items() if n - (attempt_id == caller_holds) > 0}
 
 
-def attempts_expire_many(*, attempt_ids: list[int], caller_holds: int | None = None) -> list[int]:
+def attempts_expire_many(
+    *, attempt_ids: list[int], caller_holds: int | None = None, path: str = "request"
+) -> list[int]:
     """Time out and score the due attempts among `attempt_ids` in one transaction; the ids this caller ended.
+
+    Each one this caller ended is logged once (`expired attempt=<id> late_ms=<ms> path=<path>`),
+    whichever process and path won: the worker's notification or sweep, a ticker, a request.
 
     An attempt that a request received before its deadline still holds is left ongoing: the
     next sweep after the request was answered ends it. A mass timeout (a whole exam sharing
@@ -59,11 +68,12 @@ def attempts_expire_many(*, attempt_ids: list[int], caller_holds: int | None = N
         # Rows locked through the primary key in key order, as `lock_attempt_row` does for
         # one: batches, submits and answers then never wait for each other in a cycle.
         rows = Attempt.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-        due = [
-            pk
+        deadline_of = {
+            pk: deadline_at
             for pk, status, deadline_at in rows.values_list("pk", "status", "deadline_at")
             if status == Attempt.Status.ONGOING and deadline_at <= now
-        ]
+        }
+        due = list(deadline_of)
         if not due:
             return []
         Attempt.objects.filter(pk__in=due, status=Attempt.Status.ONGOING).update(
@@ -77,6 +87,10 @@ def attempts_expire_many(*, attempt_ids: list[int], caller_holds: int | None = N
         for score, same in by_score.items():
             Attempt.objects.filter(pk__in=same).update(score=score)
         transaction.on_commit(end_announcement(due), robust=True)
+    committed_at = timezone.now()
+    for attempt_id, deadline_at in deadline_of.items():
+        late_ms = round((committed_at - deadline_at).total_seconds() * 1000)
+        logger.info("expired attempt=%d late_ms=%d path=%s", attempt_id, late_ms, path)
     return due
 
 
