@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
+from attempts.models import Attempt
 from tests.e2e.conftest import cluster, pytest_runtest_makereport  # noqa: F401  (fixture and hook, re-exported)
 from tests.e2e.servers import ARTIFACTS, ROOT
 from tests.factories import PASSWORD
+from tests.helpers import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags that work on this machine: its closed network refuses Chromium's background
@@ -147,6 +150,44 @@ def open_exam(page, base_url: str, username: str, exam_id: int) -> None:
     sign_in(page, base_url, username, next_path=f"/exam/{exam_id}/")
     page.wait_for_selector(".question")
     page.wait_for_function("document.getElementById('clock').dataset.remaining !== undefined")
+
+
+RIGHT = "ABCD"  # make_exam's correct options cycle A, B, C, D
+
+
+def question_ids(exam) -> list[int]:
+    """The exam's question ids in the order the page shows them."""
+    return list(exam.questions.order_by("id").values_list("id", flat=True))
+
+
+def option(page, question_id: int, letter: str):
+    """The label of one option of one question, which a student clicks."""
+    return page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{letter}']"))
+
+
+def choose(page, question_id: int, letter: str) -> None:
+    """Pick an option by clicking its label, as a student would, and wait until the page says saved."""
+    option(page, question_id, letter).click()
+    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
+
+
+def the_attempt(user, exam) -> Attempt:
+    """The student's attempt of the exam, once the page has started it."""
+    return wait_until(lambda: Attempt.objects.filter(user=user, exam=exam).first(), timeout=10, what="the attempt")
+
+
+def open_dashboard_tapping_its_socket(board, base_url: str, proctor, exam_id: int) -> list:
+    """Sign the proctor in on the dashboard with its socket routed through the test; the routes, one per connect."""
+    sockets = []
+
+    def proctor_socket(route):
+        route.connect_to_server()
+        sockets.append(route)
+
+    board.route_web_socket("**/ws/proctor/**", proctor_socket)
+    sign_in(board, base_url, proctor.username, next_path=f"/proctor/exams/{exam_id}/")
+    expect(board.locator("#connection")).to_have_text("Live")
+    return sockets
 
 
 def seconds_left(page) -> float:

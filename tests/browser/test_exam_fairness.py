@@ -10,13 +10,12 @@ import pytest
 from playwright.sync_api import expect
 
 from attempts.models import Answer, Attempt
-from tests.browser.conftest import open_exam, sign_in
+from tests.browser.conftest import RIGHT, choose, open_exam, option, question_ids, sign_in, the_attempt
 from tests.factories import make_exam, make_user, start_attempt
 from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-RIGHT = "ABCD"  # make_exam's correct options cycle A, B, C, D
 # How early the page may lock before the real deadline: its own margin (100 ms) plus honest
 # room for a loaded 2-core machine. Never later than the deadline.
 EARLIEST_LOCK_SECONDS = 1.0
@@ -35,23 +34,6 @@ WATCH_LOCK = """
   }).observe(document, { attributes: true, subtree: true, attributeFilter: ["disabled"] });
 })();
 """
-
-
-def question_ids(exam) -> list[int]:
-    return list(exam.questions.order_by("id").values_list("id", flat=True))
-
-
-def option(page, question_id: int, letter: str):
-    return page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{letter}']"))
-
-
-def choose(page, question_id: int, letter: str) -> None:
-    option(page, question_id, letter).click()
-    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
-
-
-def the_attempt(user, exam) -> Attempt:
-    return wait_until(lambda: Attempt.objects.filter(user=user, exam=exam).first(), timeout=10, what="the attempt")
 
 
 def block_the_attempt_socket(page) -> None:

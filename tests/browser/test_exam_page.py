@@ -9,33 +9,28 @@ import pytest
 from playwright.sync_api import expect
 
 from attempts.models import Answer, Attempt
-from tests.browser.conftest import PHONE, implied_deadline, open_exam, seconds_left, sign_in
+from tests.browser.conftest import (
+    PHONE,
+    RIGHT,
+    choose,
+    implied_deadline,
+    open_exam,
+    question_ids,
+    seconds_left,
+    sign_in,
+    the_attempt,
+)
 from tests.factories import make_exam, make_user
 from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # make_exam's correct options cycle A, B, C, D: question n's right answer is "ABCD"[n].
-RIGHT = "ABCD"
 # The issue's bounds: a reload loses at most 2 s; the page shows a timeout within 2 s of the deadline.
 RELOAD_LOSS_MAX_SECONDS = 2.0
 TIMEOUT_SHOWN_WITHIN_SECONDS = 2.0
 POLL_INTERVAL_SECONDS = 10  # the page polls `remaining` this often while the socket is down
 TOKEN_REFRESH_WAIT_SECONDS = 45  # a one-minute token is refreshed 30 s after it arrived
-
-
-def question_ids(exam) -> list[int]:
-    return list(exam.questions.order_by("id").values_list("id", flat=True))
-
-
-def choose(page, question_id: int, option: str) -> None:
-    """Pick an option by clicking its label, as a student would, and wait until the page says saved."""
-    page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{option}']")).click()
-    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
-
-
-def the_attempt(user, exam) -> Attempt:
-    return wait_until(lambda: Attempt.objects.filter(user=user, exam=exam).first(), timeout=10, what="the attempt")
 
 
 def test_answers_and_clock_survive_a_reload(web, pages):

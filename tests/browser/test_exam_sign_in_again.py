@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from attempts.models import Answer, Attempt
-from tests.browser.conftest import open_exam, seconds_left
+from tests.browser.conftest import choose, open_exam, question_ids, seconds_left
 from tests.factories import PASSWORD, make_exam, make_user
 from tests.helpers import wait_until
 
@@ -16,15 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 # A one-minute token is refreshed 30 s after it arrived; a refresh lost on the network is
 # tried again 5 s later (auth.js).
 SIGN_IN_SHOWN_WITHIN_MS = 60_000
-
-
-def question_ids(exam) -> list[int]:
-    return list(exam.questions.order_by("id").values_list("id", flat=True))
-
-
-def choose(page, question_id: int, letter: str) -> None:
-    page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{letter}']")).click()
-    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
 
 
 def test_a_lost_refresh_reply_asks_to_sign_in_on_the_exam_page_and_keeps_it(cluster, pages):

@@ -9,20 +9,11 @@ import pytest
 from playwright.sync_api import expect
 
 from attempts.models import Attempt
-from tests.browser.conftest import open_exam, sign_in
+from tests.browser.conftest import choose, open_dashboard_tapping_its_socket, open_exam, question_ids
 from tests.factories import make_exam, make_user
 from tests.helpers import UNKNOWN_ID, set_deadline
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def question_ids(exam) -> list[int]:
-    return list(exam.questions.order_by("id").values_list("id", flat=True))
-
-
-def choose(page, question_id: int, letter: str) -> None:
-    page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{letter}']")).click()
-    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
 
 
 def test_a_late_answer_saved_event_never_reopens_an_ended_row(web, pages):
@@ -30,15 +21,7 @@ def test_a_late_answer_saved_event_never_reopens_an_ended_row(web, pages):
     student = make_user()
     exam = make_exam(questions=4, duration_minutes=30)
     board = pages.open("proctor")
-    sockets = []
-
-    def proctor_socket(route):
-        route.connect_to_server()
-        sockets.append(route)
-
-    board.route_web_socket("**/ws/proctor/**", proctor_socket)
-    sign_in(board, web.base_url, proctor.username, next_path=f"/proctor/exams/{exam.pk}/")
-    expect(board.locator("#connection")).to_have_text("Live")
+    sockets = open_dashboard_tapping_its_socket(board, web.base_url, proctor, exam.pk)
 
     page = pages.open("exam")
     open_exam(page, web.base_url, student.username, exam.pk)

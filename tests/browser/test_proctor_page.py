@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from attempts.models import Attempt
-from tests.browser.conftest import PHONE, open_exam, sign_in
+from tests.browser.conftest import PHONE, choose, open_dashboard_tapping_its_socket, open_exam, sign_in
 from tests.factories import make_exam, make_user
 from tests.helpers import set_deadline
 
@@ -15,11 +15,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 
 def row_of(page, attempt_id: int):
     return page.locator(f"#attempt-rows tr[data-attempt-id='{attempt_id}']")
-
-
-def choose(page, question_id: int, option: str) -> None:
-    page.locator(f"#q-{question_id} label.option", has=page.locator(f"input[value='{option}']")).click()
-    expect(page.locator(f"#save-{question_id}")).to_have_text("Saved")
 
 
 def test_dashboard_follows_an_attempt_from_start_to_timeout_without_reload(cluster, pages):
@@ -75,15 +70,7 @@ def test_dashboard_resyncs_from_a_fresh_snapshot_after_a_reconnect(web, pages):
     student = make_user()
     exam = make_exam(questions=3, duration_minutes=30)
     board = pages.open("proctor")
-    sockets = []
-
-    def proctor_socket(route):
-        route.connect_to_server()
-        sockets.append(route)
-
-    board.route_web_socket("**/ws/proctor/**", proctor_socket)
-    sign_in(board, web.base_url, proctor.username, next_path=f"/proctor/exams/{exam.pk}/")
-    expect(board.locator("#connection")).to_have_text("Live")
+    sockets = open_dashboard_tapping_its_socket(board, web.base_url, proctor, exam.pk)
     assert len(sockets) == 1
 
     # The dashboard's socket drops; meanwhile a student starts and answers: no event reaches it.
