@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
@@ -72,3 +74,11 @@ def test_schema_says_every_error_body_has_a_code(schema):
     answer = schema["paths"]["/api/exam/timer/submit-answer/"]["post"]["responses"]
     error = answer["410"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     assert {"error", "code"} <= set(schema["components"]["schemas"][error]["required"])
+
+
+@pytest.mark.parametrize("value", ["a\u0000", "\u0000", " \u0000 ", "   ", ""])
+def test_schema_token_fields_refuse_what_the_server_refuses(schema, value):
+    # The server refuses blank strings and NUL characters with a 400; a value the schema calls
+    # valid must not be one of them (schemathesis once generated "…\u0000" and got that 400).
+    pattern = schema["components"]["schemas"]["RefreshRequest"]["properties"]["refresh"]["pattern"]
+    assert re.search(pattern, value) is None

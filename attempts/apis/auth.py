@@ -28,8 +28,9 @@ class TokenPairSerializer(serializers.Serializer):
 
 
 # SimpleJWT trims its string fields and refuses blank ones and NUL characters (400) before it
-# looks at the credentials; the documented pattern says the same, so "valid" means valid.
-NON_BLANK = r"^[^\u0000]*\S[^\u0000]*$"
+# looks at the credentials; the documented pattern says the same, so "valid" means valid. The
+# one required character is neither white space nor NUL: `\S` alone would take a NUL.
+NON_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
 
 
 def _non_blank(**kwargs) -> serializers.RegexField:
