@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,8 @@ from attempts import errors, events
 from attempts.models import Answer, Attempt, Question
 from attempts.selectors import attempt_for_user
 from attempts.services.expire import attempt_expire
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,15 @@ def answer_save(
     question = Question.objects.filter(pk=question_id).first()
     if question is None:
         raise errors.NotFound()
+    received_at = received_at or timezone.now()
     try:
         return _answer_save_locked(
-            attempt_id=attempt.pk,
-            question=question,
-            selected_option=selected_option,
-            received_at=received_at or timezone.now(),
+            attempt_id=attempt.pk, question=question, selected_option=selected_option, received_at=received_at
         )
     except errors.TimeExpired:
+        # How late it arrived, by the server's own stamp: what a dispute about a refused answer turns on.
+        late_ms = round((received_at - attempt.deadline_at).total_seconds() * 1000)
+        logger.info("answer refused attempt=%d question=%d late_ms=%d", attempt.pk, question.pk, late_ms)
         attempt_expire(attempt_id=attempt.pk, caller_holds=caller_holds)
         raise
 
