@@ -18,7 +18,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from attempts import timer
+from attempts import audit, timer
 from attempts.models import Attempt
 from attempts.services.expire import attempts_expire_many, held_open
 
@@ -140,4 +140,8 @@ def restore_lost(rows: list[tuple[int, datetime]]) -> list[int]:
         if ended_ids:
             timer.clear_many(ended_ids)
             restored = [attempt_id for attempt_id in restored if attempt_id not in ended_ids]
+        left_ms = {attempt_id: ms_until(deadline_at) for attempt_id, deadline_at in rows}
+        audit.record_many(
+            restored, audit.Kind.TIMER_RESTORED, data_of=lambda attempt_id: {"remaining_ms": left_ms[attempt_id]}
+        )
     return restored

@@ -4,6 +4,8 @@ Clients switch on `code`, never on the text: texts are for people and may be rew
 codes are part of the protocol.
 """
 
+from datetime import UTC
+
 
 class DomainError(Exception):
     status_code = 400
@@ -13,6 +15,10 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None):
         super().__init__(message or self.message)
         self.message = message or self.message
+
+    def extra(self) -> dict:
+        """Keys the error body carries beside `error` and `code` (JSON-ready)."""
+        return {}
 
 
 class NotFound(DomainError):
@@ -57,6 +63,59 @@ class TimeExpired(DomainError):
     status_code = 410
     message = "Exam time has expired. Cannot submit answers."
     code = "time_expired"
+
+
+class NotOpenYet(DomainError):
+    message = "This exam is not open yet."
+    code = "not_open_yet"
+
+    def __init__(self, *, opens_at):
+        super().__init__()
+        self.opens_at = opens_at
+
+    def extra(self) -> dict:
+        return {"opens_at": self.opens_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+
+
+class ExamClosed(DomainError):
+    message = "This exam is closed."
+    code = "closed"
+
+
+class NoAttemptsLeft(DomainError):
+    message = "You have no attempts left for this exam."
+    code = "no_attempts_left"
+
+    def __init__(self, *, max_attempts: int):
+        super().__init__()
+        self.max_attempts = max_attempts  # this student's: the exam's own plus their extra attempts
+
+    def extra(self) -> dict:
+        return {"max_attempts": self.max_attempts}
+
+
+class StaffOnly(DomainError):
+    status_code = 403
+    message = "Staff only."
+    code = "staff_only"
+
+
+class AttemptEnded(DomainError):
+    status_code = 409
+    message = "This attempt has already ended."
+    code = "attempt_ended"
+
+
+class AttemptRunning(DomainError):
+    status_code = 409
+    message = "This attempt is still running."
+    code = "attempt_running"
+
+
+class OtherAttemptRunning(DomainError):
+    status_code = 409
+    message = "The student has another attempt in progress."
+    code = "other_attempt_running"
 
 
 # Codes of errors that are not domain errors: bad input, and DRF's own refusals keep DRF's code

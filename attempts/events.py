@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 
@@ -39,9 +40,41 @@ class AttemptEnded:
     score: int
     percentage: float
     total_marks: int
+    by: dict | None = None  # the proctor who ended it ({"id", "username"}); None: the student or the clock
 
 
-Event = AttemptStarted | AnswerSaved | AttemptEnded
+@dataclass(frozen=True)
+class TimeChanged:
+    """A proctor moved an ongoing attempt's deadline (its timer moved with it)."""
+
+    attempt_id: int
+    exam_id: int
+    deadline_at: datetime
+    change_seconds: int  # this change
+    total_change_seconds: int  # every live change of the attempt so far
+    reason: str
+    by: dict | None
+
+
+@dataclass(frozen=True)
+class AttemptReopened:
+    attempt_id: int
+    exam_id: int
+    row: dict  # as `AttemptStarted.row`
+    by: dict | None
+
+
+@dataclass(frozen=True)
+class AnnouncementPosted:
+    exam_id: int
+    announcement_id: int
+    message: str
+    created_at: datetime
+    attempt_ids: tuple[int, ...]  # the exam's attempts ongoing when it was posted
+    by: dict | None
+
+
+Event = AttemptStarted | AnswerSaved | AttemptEnded | TimeChanged | AttemptReopened | AnnouncementPosted
 Subscriber = Callable[[Sequence[Event]], None]
 
 _subscribers: list[Subscriber] = []

@@ -1,9 +1,16 @@
 """Exams, their questions, students' attempts and answers: the permanent record."""
 
+from decimal import Decimal
+
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q, Sum
+from django.utils import timezone
+
+# A warning more than a day ahead of the end is no warning; also bounds what a typo can ask of the ticker.
+MAX_WARNING_MINUTES = 1440
 
 
 class Option(models.TextChoices):
@@ -13,14 +20,52 @@ class Option(models.TextChoices):
     D = "D", "D"
 
 
+def default_warning_minutes() -> list[int]:
+    return [5, 1]
+
+
 class Exam(models.Model):
     title = models.CharField(max_length=200)
     duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     is_published = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    opens_at = models.DateTimeField(
+        null=True, blank=True, help_text="No attempt may start before this (empty: no limit)."
+    )
+    closes_at = models.DateTimeField(
+        null=True, blank=True, help_text="No attempt may start from this moment on, and every deadline is capped here."
+    )
+    max_attempts = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Attempts a student may start, whatever their status (empty: unlimited).",
+    )
+    warning_minutes = models.JSONField(
+        default=default_warning_minutes,
+        blank=True,
+        help_text="Minutes left at which a student's page is warned, e.g. [5, 1].",
+    )
+    proctors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="proctored_exams",
+        help_text="Staff who may watch and control this exam; none means every staff user (superusers always may).",
+    )
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
+            raise ValidationError({"closes_at": "Must be after opens_at."})
+        minutes = self.warning_minutes
+        if not isinstance(minutes, list) or not all(
+            isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= MAX_WARNING_MINUTES for m in minutes
+        ):
+            raise ValidationError(
+                {"warning_minutes": f"A list of whole minutes from 1 to {MAX_WARNING_MINUTES}, e.g. [5, 1]."}
+            )
 
     @property
     def total_marks(self) -> int:
@@ -57,6 +102,10 @@ class Attempt(models.Model):
     deadline_at = models.DateTimeField(help_text="When time runs out: the permanent record of the timer.")
     ended_at = models.DateTimeField(null=True, blank=True)
     score = models.PositiveIntegerField(null=True, blank=True)
+    time_limit_seconds = models.PositiveIntegerField(
+        help_text="This attempt's limit at its start, after accommodations and the window cap."
+    )
+    change_seconds = models.IntegerField(default=0, help_text="Sum of the proctors' live changes (extensions).")
     # True while ongoing, NULL once over. MySQL ignores the condition of a conditional
     # unique constraint, but every database treats NULLs as distinct in a unique index:
     # (user, exam, ongoing_guard) therefore allows one ongoing attempt and any number of
@@ -93,3 +142,102 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"Answer {self.selected_option} to {self.question_id} in {self.attempt_id}"
+
+
+class Accommodation(models.Model):
+    """A student's extra time or attempts, for one exam or (exam empty) every exam; the per-exam row wins."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accommodations")
+    exam = models.ForeignKey(
+        Exam,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="accommodations",
+        help_text="Empty: all exams.",
+    )
+    extra_minutes = models.PositiveIntegerField(default=0)
+    time_multiplier = models.DecimalField(
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("1.00"),
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("4.00"))],
+    )
+    extra_attempts = models.PositiveIntegerField(default=0)
+    note = models.CharField(max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # True for the all-exams row, NULL for a per-exam one: (user, all_exams_guard) unique allows one
+    # all-exams row per user on every database (the trick of Attempt.ongoing_guard).
+    all_exams_guard = models.BooleanField(null=True, default=None, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "exam"], name="one_accommodation_per_user_and_exam"),
+            models.UniqueConstraint(fields=["user", "all_exams_guard"], name="one_all_exams_accommodation_per_user"),
+            models.CheckConstraint(
+                condition=(
+                    Q(exam__isnull=True, all_exams_guard=True) | Q(exam__isnull=False, all_exams_guard__isnull=True)
+                ),
+                name="all_exams_guard_matches_exam",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_multiplier__gte=Decimal("1.00"), time_multiplier__lte=Decimal("4.00")),
+                name="time_multiplier_between_1_and_4",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = f"exam {self.exam_id}" if self.exam_id else "all exams"
+        return f"Accommodation of {self.user_id} for {where}"
+
+    def save(self, *args, **kwargs):
+        self.all_exams_guard = True if self.exam_id is None else None
+        super().save(*args, **kwargs)
+
+
+class AttemptEvent(models.Model):
+    """The audit trail: one row per thing that happened to an attempt, with who did it and why."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started"
+        RESUMED = "resumed"
+        ANSWER_SAVED = "answer_saved"
+        ANSWER_REFUSED = "answer_refused"
+        SUBMITTED = "submitted"
+        TIMED_OUT = "timed_out"
+        TIME_CHANGED = "time_changed"
+        ENDED = "ended"
+        REOPENED = "reopened"
+        CONNECTED = "connected"
+        DISCONNECTED = "disconnected"
+        TIMER_RESTORED = "timer_restored"
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        indexes = [models.Index(fields=["attempt", "at"], name="attempt_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of attempt {self.attempt_id} at {self.at:%H:%M:%S}"
+
+
+class Announcement(models.Model):
+    """A proctor's message to everyone taking an exam."""
+
+    exam = models.ForeignKey(Exam, on_delete=models.CASCADE, related_name="announcements")
+    message = models.CharField(max_length=500)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.message[:60]

@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from attempts import errors
-from attempts.models import Answer, Attempt, Exam, Question
+from attempts import errors, policy
+from attempts.models import Accommodation, Announcement, Answer, Attempt, Exam, Question
 from attempts.scoring import results_of
 
 # The proctor table shows every attempt that is ongoing or ended within the last hour.
@@ -38,6 +38,8 @@ def attempt_row(attempt: Attempt, *, remaining_seconds: int, answered: int, tota
         "started_at": attempt.started_at.isoformat(),
         "deadline_at": attempt.deadline_at.isoformat(),
         "score": attempt.score,
+        "time_limit_seconds": attempt.time_limit_seconds,
+        "change_seconds": attempt.change_seconds,
     }
 
 
@@ -124,3 +126,22 @@ def saved_answers_of(attempt: Attempt) -> dict[str, str]:
     """The saved choices of an attempt, keyed by question id as a string."""
     rows = Answer.objects.filter(attempt_id=attempt.pk).values_list("question_id", "selected_option")
     return {str(question_id): option for question_id, option in rows}
+
+
+def allowance_for(*, user_id: int, exam_id: int) -> policy.Allowance:
+    """The student's accommodation for this exam: its own row, else the all-exams row, else none."""
+    rows = Accommodation.objects.filter(user_id=user_id).filter(Q(exam_id=exam_id) | Q(exam__isnull=True))
+    best = min(rows, key=lambda row: row.exam_id is None, default=None)  # False sorts first: the per-exam row
+    if best is None:
+        return policy.NO_ALLOWANCE
+    return policy.Allowance(
+        extra_minutes=best.extra_minutes, time_multiplier=best.time_multiplier, extra_attempts=best.extra_attempts
+    )
+
+
+def announcements_of(exam_id: int) -> list[dict]:
+    """The exam's announcements, oldest first, as `questions` lists them."""
+    rows = Announcement.objects.filter(exam_id=exam_id).order_by("created_at", "pk")
+    return [
+        {"id": row.pk, "exam_id": row.exam_id, "message": row.message, "created_at": row.created_at} for row in rows
+    ]

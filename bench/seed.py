@@ -76,6 +76,7 @@ def attempts(exam_id: int, user_ids: list[int], deadlines: list[float]) -> list[
             exam_id=exam_id,
             started_at=now,
             deadline_at=datetime.fromtimestamp(deadline, UTC),
+            time_limit_seconds=max(0, round(deadline - now.timestamp())),
         )
         for user_id, deadline in zip(user_ids, deadlines, strict=True)
     ]

@@ -22,7 +22,8 @@ def test_questions_and_saved_answers(exam, attempt, student, client_for):
 
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"attempt_id", "exam_title", "questions", "saved_answers"}
+    assert set(body) == {"attempt_id", "exam_title", "questions", "saved_answers", "announcements"}
+    assert body["announcements"] == []
     assert (body["attempt_id"], body["exam_title"]) == (attempt.pk, exam.title)
     assert body["saved_answers"] == {str(first.pk): "B", str(second.pk): "C"}
     expected = [

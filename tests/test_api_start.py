@@ -17,6 +17,7 @@ START_KEYS = {
     "duration_minutes",
     "remaining_seconds",
     "deadline_at",
+    "time_limit_seconds",
     "total_questions",
     "total_marks",
 }
@@ -39,6 +40,7 @@ def test_start_creates_an_attempt_201(exam, student, client_for):
         "duration_minutes": 60,
         "remaining_seconds": 3600,
         "deadline_at": attempt.deadline_at.isoformat().replace("+00:00", "Z"),
+        "time_limit_seconds": 3600,
         "total_questions": 4,
         "total_marks": 4,
     }

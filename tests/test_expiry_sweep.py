@@ -70,7 +70,13 @@ def _bulk_due_attempts(exam, count: int) -> list[int]:
     now = timezone.now()
     attempts = Attempt.objects.bulk_create(
         [
-            Attempt(user=user, exam=exam, started_at=now - timedelta(minutes=1), deadline_at=now - timedelta(seconds=1))
+            Attempt(
+                user=user,
+                exam=exam,
+                started_at=now - timedelta(minutes=1),
+                deadline_at=now - timedelta(seconds=1),
+                time_limit_seconds=59,
+            )
             for user in users
         ]
     )

@@ -23,7 +23,7 @@ def exception_handler(exc, context):
     if isinstance(exc, errors.NotFound):
         return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, errors.DomainError):
-        return Response({"error": exc.message, "code": exc.code}, status=exc.status_code)
+        return Response({"error": exc.message, "code": exc.code, **exc.extra()}, status=exc.status_code)
     if isinstance(exc, exceptions.ValidationError):
         return Response(
             {"error": _first_message(exc.detail), "code": errors.INVALID_INPUT, "fields": exc.detail}, status=400

@@ -50,6 +50,9 @@ class StartResponseSerializer(serializers.Serializer):
     duration_minutes = serializers.IntegerField()
     remaining_seconds = serializers.IntegerField()
     deadline_at = serializers.DateTimeField(help_text="When this attempt's time runs out (UTC)")
+    time_limit_seconds = serializers.IntegerField(
+        help_text="This attempt's limit after the student's accommodation and the exam's closing time"
+    )
     total_questions = serializers.IntegerField()
     total_marks = serializers.IntegerField()
     message = serializers.CharField(required=False)
@@ -89,11 +92,19 @@ class StudentQuestionSerializer(serializers.ModelSerializer):
         fields = ["id", "text", "option_a", "option_b", "option_c", "option_d", "marks"]
 
 
+class AnnouncementSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    exam_id = serializers.IntegerField()
+    message = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class QuestionsResponseSerializer(serializers.Serializer):
     attempt_id = serializers.IntegerField()
     exam_title = serializers.CharField()
     questions = StudentQuestionSerializer(many=True)
     saved_answers = serializers.DictField(child=serializers.CharField())
+    announcements = AnnouncementSerializer(many=True, help_text="the proctors' announcements, oldest first")
 
 
 class OwnAttemptSerializer(serializers.Serializer):

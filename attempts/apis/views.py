@@ -72,6 +72,7 @@ class StartExamView(APIView):
             "duration_minutes": attempt.exam.duration_minutes,
             "remaining_seconds": result.remaining_seconds,
             "deadline_at": attempt.deadline_at,
+            "time_limit_seconds": attempt.time_limit_seconds,
             "total_questions": questions.count(),
             "total_marks": attempt.exam.total_marks,
         }
@@ -181,6 +182,7 @@ class QuestionsView(APIView):
             "exam_title": attempt.exam.title,
             "questions": selectors.questions_of(attempt),
             "saved_answers": selectors.saved_answers_of(attempt),
+            "announcements": selectors.announcements_of(attempt.exam_id),
         }
         return Response(s.QuestionsResponseSerializer(body).data)
 

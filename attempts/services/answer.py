@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from attempts import errors, events
+from attempts import audit, errors, events
 from attempts.models import Answer, Attempt, Question
 from attempts.selectors import attempt_for_user
 from attempts.services.expire import attempt_expire
@@ -45,12 +45,28 @@ def answer_save(
         return _answer_save_locked(
             attempt_id=attempt.pk, question=question, selected_option=selected_option, received_at=received_at
         )
-    except errors.TimeExpired:
+    except errors.TimeExpired as refusal:
         # How late it arrived, by the server's own stamp: what a dispute about a refused answer turns on.
         late_ms = round((received_at - attempt.deadline_at).total_seconds() * 1000)
         logger.info("answer refused attempt=%d question=%d late_ms=%d", attempt.pk, question.pk, late_ms)
+        _record_refusal(attempt.pk, question.pk, selected_option, refusal, late_ms=late_ms)
         attempt_expire(attempt_id=attempt.pk, caller_holds=caller_holds)
         raise
+    except errors.AttemptAlreadySubmitted as refusal:
+        _record_refusal(attempt.pk, question.pk, selected_option, refusal)
+        raise
+
+
+def _record_refusal(attempt_id: int, question_id: int, option: str, refusal: errors.DomainError, **data) -> None:
+    # Its own transaction: the refusal rolled back the answer's, and the trail must still show it.
+    audit.record(
+        attempt_id,
+        audit.Kind.ANSWER_REFUSED,
+        question_id=question_id,
+        selected_option=option,
+        code=refusal.code,
+        **data,
+    )
 
 
 def _answer_save_locked(
@@ -72,6 +88,7 @@ def _answer_save_locked(
             defaults={"selected_option": selected_option},
         )
         answered = Answer.objects.filter(attempt=attempt).count()
+        audit.record(attempt.pk, audit.Kind.ANSWER_SAVED, question_id=question.pk, selected_option=selected_option)
         events.announce_on_commit(
             [
                 events.AnswerSaved(

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from attempts import events, timer
+from attempts import audit, events, timer
 from attempts.models import Attempt
 from attempts.scoring import results_of, scores_of
 
@@ -86,6 +86,7 @@ def attempts_expire_many(
             by_score.setdefault(score, []).append(attempt_id)
         for score, same in by_score.items():
             Attempt.objects.filter(pk__in=same).update(score=score)
+        audit.record_many(due, audit.Kind.TIMED_OUT, data_of=lambda attempt_id: {"path": path})
         transaction.on_commit(end_announcement(due), robust=True)
     committed_at = timezone.now()
     for attempt_id, deadline_at in deadline_of.items():
@@ -94,7 +95,7 @@ def attempts_expire_many(
     return due
 
 
-def end_announcement(attempt_ids: list[int]) -> Callable[[], None]:
+def end_announcement(attempt_ids: list[int], *, by: dict | None = None) -> Callable[[], None]:
     """Read, inside the transaction, what the end of these attempts announces; the announcer to run after commit.
 
     Reading before the commit means a database that fails right after it cannot cost the broadcast.
@@ -109,6 +110,7 @@ def end_announcement(attempt_ids: list[int]) -> Callable[[], None]:
             score=results[attempt.pk].score,
             percentage=results[attempt.pk].percentage,
             total_marks=results[attempt.pk].total_marks,
+            by=by,
         )
         for attempt in attempts
     ]

@@ -1,17 +1,21 @@
-"""Starting an attempt, or resuming the one in progress: one ongoing attempt per student and exam."""
+"""Starting an attempt, or resuming the one in progress: one ongoing attempt per student and exam.
+
+A new attempt obeys the exam's time rules (`attempts.policy`): its window, its attempt limit
+and the student's accommodation; resuming an ongoing attempt is never refused by them.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from attempts import clock, errors, events, timer
+from attempts import audit, clock, errors, events, policy, timer
 from attempts.models import Attempt, Exam, Question
-from attempts.selectors import attempt_row
+from attempts.selectors import allowance_for, attempt_row
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +28,7 @@ class StartResult:
 
 
 def attempt_start(*, user, exam_id: int) -> StartResult:
-    """Start a new attempt of a published exam, or resume the user's ongoing one."""
+    """Start a new attempt of a published exam within its rules, or resume the user's ongoing one."""
     exam = Exam.objects.filter(pk=exam_id).first()
     if exam is None:
         raise errors.NotFound()
@@ -37,12 +41,12 @@ def attempt_start(*, user, exam_id: int) -> StartResult:
     try:
         attempt = _create_attempt(user=user, exam=exam)
     except IntegrityError:
-        # Another request of the same user won the race for the one ongoing slot.
+        # Another request of the same user (or a proctor's reopen) won the one ongoing slot.
         ongoing = _ongoing_attempt(user=user, exam=exam)
         if ongoing is None:
             raise
         return _resume(ongoing)
-    return StartResult(attempt=attempt, created=True, remaining_seconds=exam.duration_minutes * 60)
+    return StartResult(attempt=attempt, created=True, remaining_seconds=clock.seconds_to(attempt.deadline_at))
 
 
 def _ongoing_attempt(*, user, exam: Exam) -> Attempt | None:
@@ -50,14 +54,30 @@ def _ongoing_attempt(*, user, exam: Exam) -> Attempt | None:
 
 
 def _create_attempt(*, user, exam: Exam) -> Attempt:
+    allowance = allowance_for(user_id=user.pk, exam_id=exam.pk)
     with transaction.atomic():
+        if exam.max_attempts is not None:
+            # The student's row lock orders two starts of theirs, so both cannot count the same attempts.
+            get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
         now = timezone.now()
+        policy.check_can_start(
+            now=now,
+            opens_at=exam.opens_at,
+            closes_at=exam.closes_at,
+            max_attempts=exam.max_attempts,
+            attempts_started=Attempt.objects.filter(user=user, exam=exam).count() if exam.max_attempts else 0,
+            allowance=allowance,
+        )
+        limit = policy.time_limit_seconds(duration_minutes=exam.duration_minutes, allowance=allowance)
+        deadline_at = policy.deadline(started_at=now, limit_seconds=limit, closes_at=exam.closes_at)
         attempt = Attempt.objects.create(
             user=user,
             exam=exam,
             started_at=now,
-            deadline_at=now + timedelta(minutes=exam.duration_minutes),
+            deadline_at=deadline_at,
+            time_limit_seconds=round((deadline_at - now).total_seconds()),
         )
+        audit.record(attempt.pk, audit.Kind.STARTED, time_limit_seconds=attempt.time_limit_seconds)
         try:
             # Inside the transaction: if Redis refuses, the attempt is rolled back with it.
             timer.start(attempt.pk, clock.ms_until(attempt.deadline_at))
@@ -71,7 +91,7 @@ def _create_attempt(*, user, exam: Exam) -> Attempt:
 def _announce_started(attempt: Attempt) -> None:
     row = attempt_row(
         attempt,
-        remaining_seconds=attempt.exam.duration_minutes * 60,
+        remaining_seconds=clock.seconds_to(attempt.deadline_at),
         answered=0,
         total_questions=Question.objects.filter(exam_id=attempt.exam_id).count(),
     )
@@ -82,4 +102,5 @@ def _resume(attempt: Attempt) -> StartResult:
     seconds = clock.attempt_reconcile(attempt=attempt)
     if attempt.status != Attempt.Status.ONGOING:
         raise errors.PreviousAttemptTimedOut()
+    audit.record(attempt.pk, audit.Kind.RESUMED)
     return StartResult(attempt=attempt, created=False, remaining_seconds=seconds)

@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from attempts import audit
 from attempts.models import Attempt
 from attempts.scoring import score_of
 from attempts.selectors import attempt_for_user
@@ -47,6 +48,7 @@ def attempt_submit(
             )
             if submitted:
                 Attempt.objects.filter(pk=attempt.pk).update(score=score_of(attempt.pk))
+                audit.record(attempt.pk, audit.Kind.SUBMITTED)
                 transaction.on_commit(end_announcement([attempt.pk]), robust=True)
         if not submitted:
             _wait_for_the_end(attempt, caller_holds=caller_holds)

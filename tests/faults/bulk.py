@@ -26,7 +26,13 @@ def bulk_attempts(exam: Exam, users: list, *, deadline_at: datetime | list[datet
     now = timezone.now()
     Attempt.objects.bulk_create(
         [
-            Attempt(user=user, exam=exam, started_at=now - timedelta(minutes=1), deadline_at=deadline)
+            Attempt(
+                user=user,
+                exam=exam,
+                started_at=now - timedelta(minutes=1),
+                deadline_at=deadline,
+                time_limit_seconds=round((deadline - now).total_seconds()) + 60,
+            )
             for user, deadline in zip(users, deadlines, strict=True)
         ]
     )
