@@ -21,7 +21,16 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend")
+# What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
+RUN_KEYS = {
+    "ticks": "ticks",
+    "timeouts": "timeouts",
+    "starts": "starts",
+    "remaining": "remaining",
+    "side": "side_by_side",
+    "extend": "extend",
+}
 
 
 def _sizes(text: str) -> list[int]:
@@ -46,6 +55,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--remaining-seconds", type=float, default=10)
     parser.add_argument("--students", type=int, default=500, help="students of the side-by-side comparison")
     parser.add_argument("--side-seconds", type=float, default=30, help="window of each side-by-side design")
+    parser.add_argument("--extend", type=int, default=1000, help="ongoing attempts (and sockets) of the extended exam")
+    parser.add_argument("--extend-webs", type=int, default=2, help="daphne processes holding those sockets")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -54,6 +65,25 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where plots and JSON go")
     return parser.parse_args(argv)
+
+
+def _carry_over(run: dict, phases: set[str], summary_path) -> None:
+    """Keep, from the last run's summary, the tables of the phases this run did not repeat, saying so."""
+    skipped = [RUN_KEYS[p] for p in PHASES if p not in phases]
+    if not skipped or not summary_path.exists():
+        return
+    import json
+
+    earlier = json.loads(summary_path.read_text())
+    carried = [key for key in skipped if earlier.get(key)]
+    for key in carried:
+        run[key] = earlier[key]
+    if carried:
+        run["carried"] = {
+            "keys": carried,
+            "from": earlier.get("carried", {}).get("from") or earlier.get("finished"),
+            "command": earlier.get("carried", {}).get("command") or earlier.get("command"),
+        }
 
 
 def log(message: str) -> None:
@@ -145,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 "polling": ph.polling(bench, args.students, args.side_seconds),
             }
+        if "extend" in phases:
+            run["extend"] = ph.extensions(bench, args.extend, webs=args.extend_webs)
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")
@@ -157,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"stack stopped; {deleted} Redis keys of ours deleted")
     run["finished"] = f"{datetime.now(UTC):%Y-%m-%d %H:%M}"
     run["elapsed_minutes"] = (time.time() - started) / 60
+    _carry_over(run, phases, args.results / "summary.json")
     report.write(run, args.readme, args.results)
     log(f"report written to {args.readme} and {args.results}")
     return 1 if "failed" in run else 0

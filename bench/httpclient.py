@@ -24,15 +24,19 @@ class HttpConnection:
             asyncio.open_connection("127.0.0.1", self.port), CONNECT_TIMEOUT
         )
 
-    async def request(self, method: str, path: str, *, token: str, keep_alive: bool = True) -> tuple[int, bytes]:
-        """(status, body) of one request; raises on a broken connection."""
+    async def request(
+        self, method: str, path: str, *, token: str, keep_alive: bool = True, json_body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """(status, body) of one request (with a JSON body if given); raises on a broken connection."""
         if self._writer is None:
             await self._open()
+        content_type = "Content-Type: application/json\r\n" if json_body else ""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Length: 0\r\nConnection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
+            f"{content_type}Content-Length: {len(json_body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n"
         )
-        self._writer.write(head.encode())
+        self._writer.write(head.encode() + json_body)
         await self._writer.drain()
         status_line = await self._reader.readline()
         if not status_line:

@@ -43,6 +43,8 @@ class SocketRecorder:
         self.ticks_at: list[float] = []
         self.ticks_late: list[float] = []
         self.ends: dict[int, tuple[str, float]] = {}  # attempt id -> (frame type, arrival)
+        # attempt id -> [(arrival, change_seconds)] of every `time_changed` frame
+        self.time_changes: dict[int, list[tuple[float, int]]] = {}
         self.closes: dict[int, int | None] = {}
         self.connect_errors: list[str] = []
         self.connect_latencies: list[float] = []
@@ -72,6 +74,8 @@ class SocketRecorder:
                     self.ticks_late.append(now - (deadline - frame["remaining_seconds"]))
                 elif kind in ("timeout", "completed"):
                     self.ends[attempt_id] = (kind, now)
+                elif kind == "time_changed":
+                    self.time_changes.setdefault(attempt_id, []).append((now, frame["change_seconds"]))
         except ConnectionClosed:
             pass
         finally:
@@ -119,6 +123,7 @@ class SocketRecorder:
             "ticks_late": self.ticks_late,
             "ends": {str(k): v for k, v in self.ends.items()},
             "closes": {str(k): v for k, v in self.closes.items()},
+            "time_changes": {str(k): v for k, v in self.time_changes.items()},
         }
 
 

@@ -107,7 +107,15 @@ class Bench:
     def collect(self, loadgens: list[Loadgen]) -> dict:
         for loadgen in loadgens:
             loadgen.stop()
-        merged = {"ticks_at": [], "ticks_late": [], "ends": {}, "closes": {}, "connect_errors": 0, "connect": []}
+        merged = {
+            "ticks_at": [],
+            "ticks_late": [],
+            "ends": {},
+            "closes": {},
+            "time_changes": {},
+            "connect_errors": 0,
+            "connect": [],
+        }
         for loadgen in loadgens:
             result = loadgen.result()
             self.monitor.unwatch(loadgen.name)
@@ -115,6 +123,7 @@ class Bench:
             merged["ticks_late"] += result["ticks_late"]
             merged["ends"].update(result["ends"])
             merged["closes"].update(result["closes"])
+            merged["time_changes"].update(result["time_changes"])
             merged["connect_errors"] += result["connect_error_count"]
             merged["connect"] += result["connect_latencies"]
             merged.setdefault("connect_error_samples", []).extend(result["connect_errors"])

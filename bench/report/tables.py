@@ -178,6 +178,41 @@ def _side_by_side(s: dict) -> list[str]:
     )
 
 
+def _extend(r: dict) -> list[str]:
+    header = ("how", "requests", "`time_changed` after the request, p50 / p99 / max (ms)", "sockets told", "answers")
+    rows = [
+        (
+            "ours: one request for the whole exam",
+            1,
+            spread(r["exam_wide"]["latency"]),
+            f"{r['count'] - r['exam_wide']['missing']:,} of {r['count']:,}",
+            f"{r['exam_wide']['status']} in {r['exam_wide']['response_ms']:.0f} ms",
+        ),
+        (
+            "one attempt at a time (the floor: one socket told)",
+            r["one"]["latency"]["count"] + r["one"]["missing"],
+            spread(r["one"]["latency"]),
+            f"{r['one']['latency']['count']} of {r['one']['latency']['count'] + r['one']['missing']}",
+            ", ".join(str(x) for x in r["one"]["statuses"]),
+        ),
+        (
+            "naive: one request per attempt, 16 in flight",
+            f"{r['count']:,}",
+            spread(r["naive"]["latency"]),
+            f"{r['count'] - r['naive']['missing']:,} of {r['count']:,}",
+            ", ".join(str(x) for x in r["naive"]["statuses"]),
+        ),
+    ]
+    return section(
+        f"### 6. Extending a whole exam: {r['count']:,} ongoing attempts, sockets on {r['webs']} daphne processes",
+        header,
+        rows,
+        "Latency: arrival of each socket's `time_changed` at the client minus the moment the request was sent "
+        "(for the naive way, the first of its requests). Every socket is connected before the extension; the "
+        "request goes to the first process, the frames reach both through the channel layer.",
+    )
+
+
 # The phases' sections in order: the key of `run` each one renders.
 SECTIONS = (
     ("ticks", _ticks),
@@ -185,7 +220,19 @@ SECTIONS = (
     ("starts", _starts),
     ("remaining", _remaining),
     ("side_by_side", _side_by_side),
+    ("extend", _extend),
 )
+
+
+def _carried(run: dict) -> list[str]:
+    carried = run.get("carried")
+    if not carried:
+        return []
+    return [
+        f"Carried over from the run of {carried['from']} (`{carried['command']}`), not repeated by this one: "
+        f"{', '.join(carried['keys'])}.",
+        "",
+    ]
 
 
 def tables(run: dict) -> str:
@@ -198,6 +245,7 @@ def tables(run: dict) -> str:
         "",
         f"Command: `{run['command']}`",
         "",
+        *_carried(run),
         *targets(run),
     ]
     for key, render in SECTIONS:

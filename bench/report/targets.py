@@ -60,6 +60,16 @@ def targets(run: dict) -> list[str]:
                 verdict(p99 is not None and p99 <= 0.3 and not r["errors"]),
             )
         )
+    if run.get("extend"):
+        r = run["extend"]["exam_wide"]
+        worst = r["latency"]["max"]
+        rows.append(
+            (
+                f"extending a whole exam of {run['extend']['count']:,}: every socket told within 1 s",
+                f"last `time_changed` {ms(worst)} ms after the request (missing {r['missing']})",
+                verdict(worst is not None and worst <= 1 and not r["missing"]),
+            )
+        )
     if not rows:
         return []
     return section("### Targets", ("target", "this run", ""), rows)

@@ -23,9 +23,10 @@
   }
 
   /**
-   * What the server says of the student's latest attempt decides what the page does: an
-   * ongoing one is resumed, an ended one is shown with its result (a new attempt only on the
-   * student's click: `start` would quietly begin one with a fresh countdown), none is started.
+   * What the server says of the student's attempts decides what the page does: an ongoing
+   * one (the latest, or an older one a proctor reopened) is resumed; else the latest ended one
+   * is shown with its result (a new attempt only on the student's click: `start` would quietly
+   * begin one with a fresh countdown); with none, one is started.
    * The server, not this tab, knows: the attempt may have timed out while no tab was open.
    */
   async function begin() {
@@ -44,9 +45,11 @@
       else startFailed(reply.data.error || "The exam could not be loaded (" + reply.status + ").", "Try again", begin);
       return;
     }
-    const latest = reply.data.attempts[0];
-    if (latest && latest.status !== "ongoing") showLastResult(reply.data.exam_title, latest);
-    else await start();
+    // An ongoing attempt first, newest or not: a proctor may have reopened an older one.
+    const attempts = reply.data.attempts;
+    const latest = attempts[0];
+    if (attempts.some((attempt) => attempt.status === "ongoing") || !latest) await start();
+    else showLastResult(reply.data.exam_title, latest);
   }
 
   /** The latest attempt ended (while away, or before a reload): its result, and the way to a new one. */
