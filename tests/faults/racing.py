@@ -77,7 +77,7 @@ def aware(moment: float) -> datetime:
 
 
 def assert_timers_follow(attempt_ids: list[int]) -> dict[int, Attempt]:
-    """Every ongoing attempt has its timer, running out at its deadline; no ended one has a timer. The rows."""
+    """Each ongoing attempt has its timer, running out at its deadline; no ended one a timer, none a hold. The rows."""
     rows = Attempt.objects.in_bulk(attempt_ids)
     left = timer.remaining_many(attempt_ids)
     ongoing = [pk for pk in attempt_ids if rows[pk].status == Attempt.Status.ONGOING]
@@ -94,6 +94,7 @@ def assert_timers_follow(attempt_ids: list[int]) -> dict[int, Attempt]:
         if abs(error) > TTL_TOLERANCE_SECONDS
     }
     assert strays == {}, "timers running out away from their deadline (s)"
+    assert timer.holds(attempt_ids) == {}, "deadline holds left behind"
     return rows
 
 
