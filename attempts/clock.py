@@ -65,11 +65,12 @@ def attempt_reconcile(*, attempt: Attempt) -> int:
     """
     if attempt.status != Attempt.Status.ONGOING:
         return 0
-    left_ms = ms_until(attempt.deadline_at)
-    if left_ms <= 0:
+    if ms_until(attempt.deadline_at) <= 0:
         attempts_expire_many(attempt_ids=[attempt.pk])
         attempt.refresh_from_db()
-        return 0
+        # Still ongoing with time left: read before a proctor moved the deadline; go on from the new one.
+        if attempt.status != Attempt.Status.ONGOING or ms_until(attempt.deadline_at) <= 0:
+            return 0
     try:
         seconds = timer.remaining(attempt.pk)
         if seconds is not None:

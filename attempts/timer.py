@@ -215,6 +215,31 @@ async def arelease(attempt_id: int) -> None:
 
 
 @_guarded
+def hold_many(attempt_ids: Iterable[int]) -> None:
+    """Count one more transition in flight for each attempt (as `ahold` does), in one round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return
+    pipe = client().pipeline(transaction=True)
+    for attempt_id in ids:
+        pipe.incr(hold_key(attempt_id))
+        pipe.pexpire(hold_key(attempt_id), HOLD_TTL_MS)
+    pipe.execute()
+
+
+@_guarded
+def release_many(attempt_ids: Iterable[int]) -> None:
+    """Count one transition in flight fewer for each attempt (as `arelease` does), in one round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return
+    pipe = client().pipeline(transaction=False)
+    for attempt_id in ids:
+        pipe.eval(_RELEASE_SCRIPT, 1, hold_key(attempt_id))
+    pipe.execute()
+
+
+@_guarded
 def holds(attempt_ids: Iterable[int]) -> dict[int, int]:
     """How many requests are in flight for each attempt that has any, in one pipelined round trip."""
     ids = list(attempt_ids)

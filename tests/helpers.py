@@ -9,9 +9,11 @@ import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.db import connection, connections
 from django.utils import timezone
 
 from attempts import timer
@@ -129,6 +131,42 @@ async def async_wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+# --- Racing threads, each on its own database connection ---
+
+
+def in_own_connection(func: Callable[..., T], *args) -> T:
+    """Run `func` on this thread's own database connection, closed afterwards."""
+    try:
+        return func(*args)
+    finally:
+        connections.close_all()
+
+
+def run_threads(*funcs: Callable) -> list:
+    """Run each function on its own thread, released together; their results in order.
+
+    Each thread connects to the database before the release: the race is between the
+    functions, not between their connection handshakes.
+    """
+    barrier = threading.Barrier(len(funcs))
+
+    def released(func):
+        connection.ensure_connection()
+        barrier.wait()
+        return func()
+
+    with ThreadPoolExecutor(len(funcs)) as pool:
+        futures = [pool.submit(in_own_connection, released, func) for func in funcs]
+        return [future.result(timeout=60) for future in futures]
+
+
+def sleep_until(moment: datetime) -> None:
+    """Wait for a wall-clock moment: the request must land then, not when a poll happens to run."""
+    delay = (moment - timezone.now()).total_seconds()
+    if delay > 0:
+        time.sleep(delay)
 
 
 # --- Expiry workers in threads of the test process ---

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -20,7 +18,7 @@ from attempts import services
 from attempts.models import Answer, Attempt
 from realtime.groups import proctor_group
 from tests.factories import api_client, make_exam, make_user
-from tests.helpers import answer, moment_near, set_deadline, start, submit
+from tests.helpers import answer, moment_near, run_threads, set_deadline, sleep_until, start, submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,34 +27,6 @@ ROUNDS = 20
 DEADLINE_SECONDS = 0.25  # long enough to set a round up, short enough for twenty rounds
 JITTER_SECONDS = 0.015  # requests land this far either side of the deadline
 EXPIRY_POLL_SECONDS = 0.001  # the fastest a worker could notice
-
-
-def in_own_connection(func: Callable, *args):
-    """Run `func` on this thread's own database connection, closed afterwards."""
-    try:
-        return func(*args)
-    finally:
-        connections.close_all()
-
-
-def run_threads(*funcs: Callable) -> list:
-    """Run each function on its own thread, released together; their results in order."""
-    barrier = threading.Barrier(len(funcs))
-
-    def released(func):
-        barrier.wait()
-        return func()
-
-    with ThreadPoolExecutor(len(funcs)) as pool:
-        futures = [pool.submit(in_own_connection, released, func) for func in funcs]
-        return [future.result(timeout=60) for future in futures]
-
-
-def sleep_until(moment) -> None:
-    """Wait for a wall-clock moment: the request must land then, not when a poll happens to run."""
-    delay = (moment - timezone.now()).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
 
 
 def expiry_worker(attempt_id: int, deadline) -> Callable[[], bool]:

@@ -6,6 +6,11 @@ second proctor are ordered: whichever comes second sees what the first did. A de
 its Redis timer move together: the timer is written with one SET PX inside the transaction
 (one pipeline per batch for a whole exam). If Redis does not answer, the database still
 moves, and the timer is rebuilt from `deadline_at` as any lost timer is (`clock`).
+
+Expiry and the ticker judge an attempt past its deadline from its committed row, without the
+lock: an extension or an end that found the attempt still running therefore holds its
+deadline open (`deadlines_held`) until it has committed, as a student's answer received in
+time does, so that nobody takes the attempt for timed out meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +27,14 @@ from attempts import audit, clock, errors, events, timer
 from attempts.models import Announcement, Attempt, Exam, Question
 from attempts.scoring import score_of
 from attempts.selectors import attempt_row
-from attempts.services.expire import attempt_expire, end_announcement, lock_attempt_row
+from attempts.services.expire import (
+    attempt_expire,
+    attempts_expire_many,
+    deadlines_held,
+    end_announcement,
+    lock_attempt_row,
+)
+from attempts.services.start import lock_student_row
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +51,7 @@ class TimeChange:
 
 def attempt_extend(*, actor, attempt_id: int, seconds: int, reason: str = "") -> TimeChange:
     """Give one ongoing attempt `seconds` more; AttemptEnded when it is over or its time already ran out."""
-    with transaction.atomic():
+    with deadlines_held([attempt_id]), transaction.atomic():
         lock_attempt_row(attempt_id)
         attempt = Attempt.objects.select_related("exam").filter(pk=attempt_id).first()
         if attempt is None:
@@ -56,7 +68,10 @@ def attempt_extend(*, actor, attempt_id: int, seconds: int, reason: str = "") ->
 
 
 def exam_extend(*, actor, exam_id: int, seconds: int, reason: str = "") -> list[int]:
-    """Give every ongoing attempt of an exam whose time has not run out `seconds` more; the ids extended."""
+    """Give every ongoing attempt of an exam whose time has not run out `seconds` more; the ids extended.
+
+    Those found with their time run out are timed out here (the holds kept the worker off them).
+    """
     if not Exam.objects.filter(pk=exam_id).exists():
         raise errors.NotFound()
     extended: list[int] = []
@@ -70,17 +85,20 @@ def exam_extend(*, actor, exam_id: int, seconds: int, reason: str = "") -> list[
         if not ids:
             return extended
         last_id = ids[-1]
-        with transaction.atomic():
+        with deadlines_held(ids), transaction.atomic():
             # Locked in key order through the primary key, as every batch transition does.
             locked = Attempt.objects.select_for_update().filter(pk__in=ids).order_by("pk")
             now = timezone.now()
-            still = [
-                pk
+            ongoing = [
+                (pk, deadline_at > now)
                 for pk, status, deadline_at in locked.values_list("pk", "status", "deadline_at")
-                if status == Attempt.Status.ONGOING and deadline_at > now
+                if status == Attempt.Status.ONGOING
             ]
+            still = [pk for pk, running in ongoing if running]
             _move_deadlines(still, seconds=seconds, reason=reason, actor=actor)
         extended += still
+        # Too late by the server's clock: they end as their timers said.
+        attempts_expire_many(attempt_ids=[pk for pk, running in ongoing if not running], path="request")
 
 
 def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor) -> None:
@@ -123,7 +141,7 @@ def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor)
 
 def attempt_end(*, actor, attempt_id: int, reason: str = "") -> Attempt:
     """End an ongoing attempt now as `completed`, scored; AttemptEnded when it was over or its time had run out."""
-    with transaction.atomic():
+    with deadlines_held([attempt_id]), transaction.atomic():
         lock_attempt_row(attempt_id)
         attempt = Attempt.objects.select_related("exam").filter(pk=attempt_id).first()
         if attempt is None:
@@ -152,6 +170,7 @@ def attempt_reopen(*, actor, attempt_id: int, seconds: int, reason: str = "") ->
             raise errors.NotFound()
         if attempt.status == Attempt.Status.ONGOING:
             raise errors.AttemptRunning()
+        lock_student_row(attempt.user_id)  # orders this reopen against the student's own start
         deadline_at = timezone.now() + timedelta(seconds=seconds)
         try:
             with transaction.atomic():  # a savepoint: the unique index refuses a second ongoing attempt

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from django.db import transaction
 from django.db.models import F
@@ -43,6 +44,33 @@ def held_open(attempt_ids: list[int], *, caller_holds: int | None = None) -> set
     except timer.TimerUnavailable:
         return set()
     return {attempt_id for attempt_id, n in counts.items() if n - (attempt_id == caller_holds) > 0}
+
+
+@contextmanager
+def deadlines_held(attempt_ids: list[int]) -> Iterator[None]:
+    """Hold these attempts' deadlines open while a transition that judges them under their row locks runs and commits.
+
+    For the proctor's transitions (extend, end), which the clock judges when they run, not when
+    they were received. Expiry and the ticker's early verdict (`clock.ends_of_due`) read the
+    committed row without waiting for its lock: past the deadline, while an extension that
+    found the attempt still running waits to commit, they took it for timed out, and the
+    ticker told its sockets so. Taken before the transition reads the clock, a hold is seen by
+    everyone who reads the clock after it (`held_open`), until the commit is visible. Use it
+    outside any transaction: it is released when the block ends. Without Redis nothing is
+    held, and the row lock alone orders the transition against expiry.
+    """
+    try:
+        timer.hold_many(attempt_ids)
+    except timer.TimerUnavailable:
+        yield
+        return
+    try:
+        yield
+    finally:
+        try:
+            timer.release_many(attempt_ids)
+        except timer.TimerUnavailable as exc:
+            logger.warning("holds of %d attempts not released (%s); they lapse by themselves", len(attempt_ids), exc)
 
 
 def attempts_expire_many(

@@ -53,12 +53,21 @@ def _ongoing_attempt(*, user, exam: Exam) -> Attempt | None:
     return Attempt.objects.select_related("exam").filter(user=user, exam=exam, status=Attempt.Status.ONGOING).first()
 
 
+def lock_student_row(user_id: int) -> None:
+    """Lock the student's row: what orders their starts and a proctor's reopen of their attempts.
+
+    Two starts then cannot both count the same attempts against `max_attempts`. And the
+    one-ongoing-attempt index alone does not order a start against a reopen: each checks it for
+    a duplicate under a shared lock and then waits for the other's, and MariaDB kills one as a
+    deadlock (error 1213) instead of refusing the second with a duplicate key.
+    """
+    get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
+
+
 def _create_attempt(*, user, exam: Exam) -> Attempt:
     allowance = allowance_for(user_id=user.pk, exam_id=exam.pk)
     with transaction.atomic():
-        if exam.max_attempts is not None:
-            # The student's row lock orders two starts of theirs, so both cannot count the same attempts.
-            get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+        lock_student_row(user.pk)
         now = timezone.now()
         policy.check_can_start(
             now=now,
