@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from attempts.texts import COMPLETED_MESSAGE, ENDED_BY_PROCTOR_MESSAGE, TIMEOUT_MESSAGE
 
@@ -31,9 +30,15 @@ def iso_ms(unix_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def unix_ms(moment: datetime) -> int:
-    """Unix milliseconds of an aware datetime (what `iso_ms` takes, and channel-layer messages carry)."""
-    return math.floor(moment.timestamp() * 1000)
+    """Unix milliseconds of an aware datetime (what `iso_ms` takes, and channel-layer messages carry).
+
+    Whole-number arithmetic: `timestamp() * 1000` can land a float a hair under the millisecond.
+    """
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
 def end_frame(attempt_id: int, status: str, *, by_proctor: bool = False) -> dict:

@@ -42,22 +42,31 @@ def thresholds_of(warning_minutes: object) -> tuple[int, ...]:
 class SocketWarnings:
     """The thresholds of one socket: the time left its last pass saw, and which thresholds fired."""
 
-    __slots__ = ("_fired", "_last_seconds", "_minutes")
+    __slots__ = ("_fired", "_highest_armed", "_last_seconds", "_minutes")
 
     def __init__(self, minutes: Iterable[int], *, seconds_left: int) -> None:
         self._minutes = tuple(minutes)
         self._last_seconds = seconds_left  # what the socket was shown on connect
         self._fired: set[int] = set()
+        self._highest_armed = self._highest()
+
+    def _highest(self) -> int:
+        # Most passes of an exam are above every armed threshold: one comparison per socket then.
+        return max((m * 60 for m in self._minutes if m not in self._fired), default=-1)
 
     def crossed(self, seconds_left: int) -> int | None:
         """The minutes to warn for now that a pass saw `seconds_left`, or None."""
         last, self._last_seconds = self._last_seconds, seconds_left
+        if seconds_left > self._highest_armed:
+            return None
         crossed = [m for m in self._minutes if m not in self._fired and last > m * 60 >= seconds_left]
         if not crossed:
             return None
         self._fired.update(crossed)
+        self._highest_armed = self._highest()
         return min(crossed)
 
     def rearm(self, seconds_left: int) -> None:
         """The deadline moved and `seconds_left` remain: thresholds now below the time left may fire again."""
         self._fired = {m for m in self._fired if m * 60 >= seconds_left}
+        self._highest_armed = self._highest()

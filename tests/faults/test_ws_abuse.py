@@ -131,12 +131,12 @@ def test_no_frame_a_student_receives_contains_a_correct_option(cluster):
     set_deadline(timed_out, 3)
     proctor = make_user(is_staff=True)
     proctored = services.attempt_start(user=make_user("watched-" + student.username), exam_id=exam.pk).attempt
-    watched_token = access_token_for(proctored.user)
+    watched_token, proctor_token = access_token_for(proctored.user), access_token_for(proctor)
 
     async def proctor_frames() -> tuple[list[dict], list[dict]]:
         """Every live control on an attempt: warning, time_changed, announcement, a proctor's end."""
         await asyncio.to_thread(set_deadline_on_a_half_second, proctored, 61)  # the 1-minute warning in ~2 s
-        dashboard = await open_socket(web, proctor_path(exam.pk), token=access_token_for(proctor))
+        dashboard = await open_socket(web, proctor_path(exam.pk), token=proctor_token)
         watched = await open_socket(web, attempt_path(proctored.pk), token=watched_token)
         await watched.until("warning", timeout=8)
         await asyncio.to_thread(control.attempt_extend, actor=proctor, attempt_id=proctored.pk, seconds=60)
