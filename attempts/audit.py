@@ -46,3 +46,18 @@ def trail_of(attempt_id: int) -> list[dict]:
     return [
         {"at": event.at, "kind": event.kind, "actor": actor_of(event.actor), "data": event.data} for event in events
     ]
+
+
+# The kinds that end an attempt or start it again: the last of them says how it stands now.
+_END_KINDS = (Kind.SUBMITTED, Kind.TIMED_OUT, Kind.ENDED, Kind.REOPENED)
+
+
+def ended_by_proctor(attempt_id: int) -> bool:
+    """True when the attempt's latest end was a proctor's (`ended`), not the student's submit or the clock."""
+    last = (
+        AttemptEvent.objects.filter(attempt_id=attempt_id, kind__in=_END_KINDS)
+        .order_by("-at", "-pk")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return last == Kind.ENDED

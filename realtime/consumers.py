@@ -6,22 +6,29 @@ it; then relay what the ticker and the channel layer bring.
 
 from __future__ import annotations
 
-import math
+from datetime import UTC, datetime
 
 from channels.db import database_sync_to_async
 
-from attempts import clock, errors, selectors
+from attempts import access, audit, clock, errors, selectors
 from attempts.models import Attempt
 from realtime import frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
 from realtime.groups import attempt_group, proctor_group
 from realtime.ticker import Ticker, get_ticker
+from realtime.time_warnings import thresholds_of
 
 
 def _attempt_state(*, user, attempt_id: int) -> tuple[Attempt, int]:
     """The user's attempt (404/403 as domain errors) and its seconds left, as the REST `remaining` sees them."""
     attempt = selectors.attempt_for_user(user=user, attempt_id=attempt_id)
     return attempt, clock.attempt_reconcile(attempt=attempt)  # expires a due attempt, restores a lost timer
+
+
+def _end_of(*, attempt_id: int, status: str) -> dict:
+    """The last frame of an attempt that is over, read as it ended: a proctor's end has its own message."""
+    by_proctor = status == Attempt.Status.COMPLETED and audit.ended_by_proctor(attempt_id)
+    return frames.end_frame(attempt_id, status, by_proctor=by_proctor)
 
 
 def _snapshot(*, exam_id: int) -> dict:
@@ -58,23 +65,48 @@ class AttemptConsumer(JWTSocketConsumer):
                 self.attempt_id,
                 seconds,
                 remaining_ms=max(0, clock.ms_until(attempt.deadline_at)),
-                deadline_ms=math.floor(attempt.deadline_at.timestamp() * 1000),
+                deadline_ms=frames.unix_ms(attempt.deadline_at),
             )
         )
         self.ticker = get_ticker()
-        self.ticker.register(self, attempt_id=self.attempt_id, deadline_at=attempt.deadline_at)
+        self.ticker.register(
+            self,
+            attempt_id=self.attempt_id,
+            deadline_at=attempt.deadline_at,
+            warning_minutes=thresholds_of(attempt.exam.warning_minutes),  # read with the attempt: no extra trip
+            seconds_left=seconds,
+        )
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""
         frame = message["frame"]
         await self.end(protocol.END_CLOSE_CODES.get(frame.get("status"), protocol.CLOSE_NORMAL), frame)
 
+    async def attempt_time_changed(self, message: dict) -> None:
+        """Channel-layer `attempt.time_changed`: this process's ticker learns the new deadline, the page the change."""
+        if self.ticker is not None:
+            deadline_at = datetime.fromtimestamp(message["deadline_ms"] / 1000, UTC)
+            self.ticker.deadline_moved(self, attempt_id=self.attempt_id, deadline_at=deadline_at)
+        await self.send_frame(message["frame"])
+
+    async def attempt_announcement(self, message: dict) -> None:
+        """Channel-layer `attempt.announcement`: forward a proctor's announcement."""
+        await self.send_frame(message["frame"])
+
     async def attempt_over(self, status: str | None) -> None:
-        """The attempt ended with `status` (None: it is gone): last frame, then close."""
+        """The attempt ended with `status` (None: it is gone): last frame, then close.
+
+        Reached on connect and from the ticker's safety nets, not from the end broadcast; a
+        `completed` attempt is looked up once more, so a proctor's end reads as one here too.
+        """
         if status is None:
             await self.end(protocol.CLOSE_NOT_FOUND)
             return
-        await self.end(protocol.END_CLOSE_CODES[status], frames.end_frame(self.attempt_id, status))
+        if status == Attempt.Status.COMPLETED and not self.is_closed:
+            frame = await database_sync_to_async(_end_of)(attempt_id=self.attempt_id, status=status)
+        else:
+            frame = frames.end_frame(self.attempt_id, status)
+        await self.end(protocol.END_CLOSE_CODES[status], frame)
 
     async def on_sync(self) -> None:
         if self.ticker is not None:
@@ -90,7 +122,7 @@ class AttemptConsumer(JWTSocketConsumer):
 
 
 class ProctorConsumer(JWTSocketConsumer):
-    """`/ws/proctor/exams/<exam_id>/`: a snapshot of the exam's attempts, then every event, staff only."""
+    """`/ws/proctor/exams/<exam_id>/`: a snapshot of the exam's attempts, then every event; the exam's proctors only."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -99,8 +131,7 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def open(self) -> None:
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
-        if not self.user.is_staff:
-            await self.end(protocol.CLOSE_FORBIDDEN)
+        if not await self._allowed():
             return
         self.group = proctor_group(self.exam_id)
         # Join before the snapshot: an event is then in the snapshot, or follows it, or both.
@@ -122,9 +153,19 @@ class ProctorConsumer(JWTSocketConsumer):
     async def on_sync(self) -> None:
         await self._send_snapshot()
 
+    async def _allowed(self) -> bool:
+        """True if the user may watch this exam (its proctors, or every staff user when it names none);
+        otherwise the socket is closed (4403, or 4404 for an exam that does not exist)."""
+        try:
+            await database_sync_to_async(access.exam_for_proctor)(user=self.user, exam_id=self.exam_id)
+        except errors.DomainError as error:
+            await self.end(protocol.close_code_for(error))
+            return False
+        return True
+
     async def on_renewed(self) -> None:
-        if not self.user.is_staff:
-            await self.end(protocol.CLOSE_FORBIDDEN)
+        # Asked again on every renewal: a proctor taken off the exam, or no longer staff, is cut off then.
+        await self._allowed()
 
     async def leave(self) -> None:
         if self.group is not None:

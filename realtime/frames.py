@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from attempts.texts import COMPLETED_MESSAGE, TIMEOUT_MESSAGE
+from attempts.texts import COMPLETED_MESSAGE, ENDED_BY_PROCTOR_MESSAGE, TIMEOUT_MESSAGE
 
 
 def tick_frame(attempt_id: int, remaining_seconds: int, *, remaining_ms: int, deadline_ms: int) -> dict:
@@ -30,8 +30,19 @@ def iso_ms(unix_ms: int) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def end_frame(attempt_id: int, status: str) -> dict:
-    """The `timeout` or `completed` frame that ends an attempt's sockets."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def unix_ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware datetime (what `iso_ms` takes, and channel-layer messages carry).
+
+    Whole-number arithmetic: `timestamp() * 1000` can land a float a hair under the millisecond.
+    """
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def end_frame(attempt_id: int, status: str, *, by_proctor: bool = False) -> dict:
+    """The `timeout` or `completed` frame that ends an attempt's sockets (`by_proctor`: a proctor ended it)."""
     if status == "timeout":
         return {
             "type": "timeout",
@@ -45,7 +56,44 @@ def end_frame(attempt_id: int, status: str) -> dict:
         "attempt_id": attempt_id,
         "status": "completed",
         "remaining_seconds": 0,
-        "message": COMPLETED_MESSAGE,
+        "message": ENDED_BY_PROCTOR_MESSAGE if by_proctor else COMPLETED_MESSAGE,
+    }
+
+
+def time_changed_frame(
+    *, attempt_id: int, remaining_seconds: int, deadline_ms: int, change_seconds: int, reason: str
+) -> dict:
+    """A proctor moved the attempt's deadline by `change_seconds` (this change); the ticks that follow agree."""
+    return {
+        "type": "time_changed",
+        "attempt_id": attempt_id,
+        "remaining_seconds": remaining_seconds,
+        "deadline_at": iso_ms(deadline_ms),
+        "change_seconds": change_seconds,
+        "reason": reason,
+    }
+
+
+def warning_frame(*, attempt_id: int, remaining_seconds: int, minutes_left: int) -> dict:
+    """The attempt's time left just crossed one of its exam's `warning_minutes`."""
+    unit = "minute" if minutes_left == 1 else "minutes"
+    return {
+        "type": "warning",
+        "attempt_id": attempt_id,
+        "remaining_seconds": remaining_seconds,
+        "minutes_left": minutes_left,
+        "message": f"{minutes_left} {unit} left",
+    }
+
+
+def announcement_frame(*, exam_id: int, announcement_id: int, message: str, created_ms: int) -> dict:
+    """A proctor's announcement to everyone taking the exam (attempt sockets and dashboards alike)."""
+    return {
+        "type": "announcement",
+        "exam_id": exam_id,
+        "id": announcement_id,
+        "message": message,
+        "created_at": iso_ms(created_ms),
     }
 
 
@@ -79,8 +127,13 @@ def answer_saved_frame(*, attempt_id: int, status: str, answered: int) -> dict:
     return {"type": "answer_saved", "attempt_id": attempt_id, "status": status, "answered": answered}
 
 
-def result_frame(*, attempt_id: int, status: str, score: int, percentage: float, total_marks: int) -> dict:
-    """Proctors: an attempt ended (`attempt_timeout` or `attempt_submitted`) with its score."""
+def result_frame(
+    *, attempt_id: int, status: str, score: int, percentage: float, total_marks: int, by: dict | None = None
+) -> dict:
+    """Proctors: an attempt ended (`attempt_timeout` or `attempt_submitted`) with its score.
+
+    `by` is the proctor who ended it, None when the student submitted or the clock ran out.
+    """
     return {
         "type": "attempt_timeout" if status == "timeout" else "attempt_submitted",
         "attempt_id": attempt_id,
@@ -88,4 +141,38 @@ def result_frame(*, attempt_id: int, status: str, score: int, percentage: float,
         "score": score,
         "percentage": percentage,
         "total_marks": total_marks,
+        "by": by,
     }
+
+
+def attempt_time_changed_frame(
+    *,
+    attempt_id: int,
+    status: str,
+    remaining_seconds: int,
+    deadline_ms: int,
+    total_change_seconds: int,
+    reason: str,
+    by: dict | None,
+) -> dict:
+    """Proctors: an attempt's deadline moved; `change_seconds` is the sum of its live changes so far, as in its row."""
+    return {
+        "type": "attempt_time_changed",
+        "attempt_id": attempt_id,
+        "status": status,
+        "remaining_seconds": remaining_seconds,
+        "deadline_at": iso_ms(deadline_ms),
+        "change_seconds": total_change_seconds,
+        "reason": reason,
+        "by": by,
+    }
+
+
+def proctor_announcement_frame(frame: dict, *, by: dict | None) -> dict:
+    """Proctors: the students' `announcement` frame, and which proctor posted it."""
+    return {**frame, "by": by}
+
+
+def attempt_reopened_frame(row: dict, *, by: dict | None) -> dict:
+    """Proctors: an ended attempt is ongoing again (its row, as `attempt_started` has it)."""
+    return {"type": "attempt_reopened", **row, "by": by}

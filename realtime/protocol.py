@@ -16,7 +16,7 @@ CLOSE_NORMAL = 1000  # the attempt was submitted
 CLOSE_POLICY_VIOLATION = 1008  # the client sent frames faster than any page would
 CLOSE_TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
 CLOSE_UNAUTHENTICATED = 4401  # no, bad or expired token (also: a renewal for another user)
-CLOSE_FORBIDDEN = 4403  # not your attempt, or not staff
+CLOSE_FORBIDDEN = 4403  # not your attempt, or not a proctor of the exam
 CLOSE_NOT_FOUND = 4404  # no such attempt or exam
 CLOSE_TIMEOUT = 4408  # the attempt's time ran out
 
@@ -33,6 +33,7 @@ CLIENT_FRAME_TYPES = ("ping", "sync", "auth")
 ERROR_CLOSE_CODES: dict[type[errors.DomainError], int] = {
     errors.NotFound: CLOSE_NOT_FOUND,
     errors.NotYourAttempt: CLOSE_FORBIDDEN,
+    errors.StaffOnly: CLOSE_FORBIDDEN,
 }
 # How an attempt's sockets close when it ends, by the attempt's status.
 END_CLOSE_CODES = {"timeout": CLOSE_TIMEOUT, "completed": CLOSE_NORMAL}

@@ -1,20 +1,60 @@
 """Turns the domain's events into channel-layer messages: the only way the domain reaches a socket.
 
 Registered in `RealtimeConfig.ready`. Messages to an attempt's sockets go out before those to
-the proctors, so a student hears of the end of an attempt no later than the dashboard does.
+the proctors, so a student hears of a change to the attempt no later than the dashboard does.
+Channel-layer messages are msgpack: times travel as Unix milliseconds, not datetimes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from attempts import events
+from attempts import clock, events
+from attempts.models import Attempt
 from realtime import frames, publisher
 from realtime.groups import attempt_group, proctor_group
 
 
 def _to_proctors(exam_id: int, frame: dict) -> tuple[str, dict]:
     return proctor_group(exam_id), {"type": "proctor.event", "frame": frame}
+
+
+def _time_changed(event: events.TimeChanged) -> tuple[tuple[str, dict], tuple[str, dict]]:
+    """The attempt's sockets get this change; proctors the attempt's sum of changes, and who made it."""
+    deadline_ms = frames.unix_ms(event.deadline_at)
+    seconds = clock.seconds_to(event.deadline_at)
+    to_socket = frames.time_changed_frame(
+        attempt_id=event.attempt_id,
+        remaining_seconds=seconds,
+        deadline_ms=deadline_ms,
+        change_seconds=event.change_seconds,
+        reason=event.reason,
+    )
+    to_proctor = frames.attempt_time_changed_frame(
+        attempt_id=event.attempt_id,
+        status=Attempt.Status.ONGOING.value,  # only an ongoing attempt's time changes
+        remaining_seconds=seconds,
+        deadline_ms=deadline_ms,
+        total_change_seconds=event.total_change_seconds,
+        reason=event.reason,
+        by=event.by,
+    )
+    # The consumer hands `deadline_ms` to its process's ticker, whose cached deadline must follow.
+    message = {"type": "attempt.time_changed", "frame": to_socket, "deadline_ms": deadline_ms}
+    return (attempt_group(event.attempt_id), message), _to_proctors(event.exam_id, to_proctor)
+
+
+def _announcement(event: events.AnnouncementPosted) -> tuple[list[tuple[str, dict]], tuple[str, dict]]:
+    """One message per attempt that was ongoing when it was posted; one to the exam's proctors."""
+    frame = frames.announcement_frame(
+        exam_id=event.exam_id,
+        announcement_id=event.announcement_id,
+        message=event.message,
+        created_ms=frames.unix_ms(event.created_at),
+    )
+    message = {"type": "attempt.announcement", "frame": frame}
+    to_sockets = [(attempt_group(attempt_id), message) for attempt_id in event.attempt_ids]
+    return to_sockets, _to_proctors(event.exam_id, frames.proctor_announcement_frame(frame, by=event.by))
 
 
 def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
@@ -27,16 +67,28 @@ def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
             frame = frames.answer_saved_frame(attempt_id=event.attempt_id, status=event.status, answered=event.answered)
             to_proctors.append(_to_proctors(event.exam_id, frame))
         elif isinstance(event, events.AttemptEnded):
-            ended = {"type": "attempt.ended", "frame": frames.end_frame(event.attempt_id, event.status)}
-            to_sockets.append((attempt_group(event.attempt_id), ended))
+            end = frames.end_frame(event.attempt_id, event.status, by_proctor=event.by is not None)
+            to_sockets.append((attempt_group(event.attempt_id), {"type": "attempt.ended", "frame": end}))
             frame = frames.result_frame(
                 attempt_id=event.attempt_id,
                 status=event.status,
                 score=event.score,
                 percentage=event.percentage,
                 total_marks=event.total_marks,
+                by=event.by,
             )
             to_proctors.append(_to_proctors(event.exam_id, frame))
+        elif isinstance(event, events.TimeChanged):
+            to_socket, to_proctor = _time_changed(event)
+            to_sockets.append(to_socket)
+            to_proctors.append(to_proctor)
+        elif isinstance(event, events.AnnouncementPosted):
+            to_each, to_proctor = _announcement(event)
+            to_sockets += to_each
+            to_proctors.append(to_proctor)
+        elif isinstance(event, events.AttemptReopened):
+            # No socket of the attempt is open: its end closed them all. The student's page resumes it.
+            to_proctors.append(_to_proctors(event.exam_id, frames.attempt_reopened_frame(event.row, by=event.by)))
     return to_sockets + to_proctors
 
 

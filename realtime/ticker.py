@@ -8,7 +8,11 @@ database thread, and no socket runs a Redis loop of its own.
 
 A timer key that is missing is settled once, in the background: past its deadline the
 attempt is expired (a safety net beside the expiry worker), before it the key was lost and
-is restored. While Redis is unreachable the loop keeps ticking from the deadlines it cached.
+is restored. While Redis is unreachable the loop keeps ticking from the deadlines it cached;
+a socket's `time_changed` moves its attempt's cached deadline (`deadline_moved`).
+
+The same pass sends each socket its `warning` frames (`realtime.time_warnings`): no Redis read
+of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.utils import timezone
 from attempts import clock, timer
 from attempts.models import Attempt
 from realtime import frames
+from realtime.time_warnings import SocketWarnings
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +59,7 @@ class Ticker:
     def __init__(self) -> None:
         self._targets: dict[int, set[TickTarget]] = {}
         self._deadlines: dict[int, datetime] = {}
+        self._warnings: dict[TickTarget, SocketWarnings] = {}
         self._settled_at: dict[int, float] = {}  # attempt id -> monotonic time its missing timer was settled
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
@@ -71,15 +77,43 @@ class Ticker:
     def running(self) -> bool:
         return self._task is not None
 
-    def register(self, target: TickTarget, *, attempt_id: int, deadline_at: datetime) -> None:
-        """Tick `target` once a second from now on; starts the loop if it is not running."""
+    def register(
+        self,
+        target: TickTarget,
+        *,
+        attempt_id: int,
+        deadline_at: datetime,
+        warning_minutes: tuple[int, ...] = (),
+        seconds_left: int = 0,
+    ) -> None:
+        """Tick `target` once a second from now on; starts the loop if it is not running.
+
+        `warning_minutes` are the exam's thresholds (`time_warnings.thresholds_of`);
+        `seconds_left` what the socket was shown on connect (no warning for a threshold already below).
+        """
         self._targets.setdefault(attempt_id, set()).add(target)
         self._deadlines[attempt_id] = deadline_at
+        if warning_minutes:
+            self._warnings[target] = SocketWarnings(warning_minutes, seconds_left=seconds_left)
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="attempt-ticker")
 
+    def deadline_moved(self, target: TickTarget, *, attempt_id: int, deadline_at: datetime) -> None:
+        """A proctor moved the attempt's deadline: the cached one follows, `target`'s warnings re-arm.
+
+        The ticks need nothing: they read the moved Redis TTL. The cached deadline is what the
+        loop ticks from while Redis is unreachable, and what decides whether a missing timer is due.
+        """
+        if target not in self._targets.get(attempt_id, ()):
+            return  # not registered (yet, or any more): its next register() reads the new deadline
+        self._deadlines[attempt_id] = deadline_at
+        warnings = self._warnings.get(target)
+        if warnings is not None:
+            warnings.rearm(clock.seconds_to(deadline_at))
+
     def unregister(self, target: TickTarget, *, attempt_id: int) -> None:
         """Stop ticking `target` (closed or closing)."""
+        self._warnings.pop(target, None)
         targets = self._targets.get(attempt_id)
         if targets is None:
             return
@@ -134,9 +168,18 @@ class Ticker:
                 attempt_id, left.seconds, remaining_ms=left.milliseconds, deadline_ms=left.deadline_ms
             )
             text = json.dumps(frame)  # encoded once per attempt
+            warning_texts: dict[int, str] = {}  # minutes -> the encoded warning, once per attempt too
             for target in targets[attempt_id]:
                 try:
                     await target.push_text(text)
+                    warnings = self._warnings.get(target)
+                    if warnings is not None and (minutes := warnings.crossed(left.seconds)) is not None:
+                        if minutes not in warning_texts:
+                            warning = frames.warning_frame(
+                                attempt_id=attempt_id, remaining_seconds=left.seconds, minutes_left=minutes
+                            )
+                            warning_texts[minutes] = json.dumps(warning)
+                        await target.push_text(warning_texts[minutes])
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
 

@@ -1,4 +1,4 @@
-"""ProctorConsumer: staff only, a snapshot on connect, then the four events as they happen."""
+"""ProctorConsumer: the exam's proctors only, a snapshot on connect, then every event as it happens."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from attempts import services
 from attempts.models import Attempt
-from tests.factories import api_client, make_exam, make_user, start_attempt
+from attempts.services import control
+from tests.factories import access_token_for, api_client, make_exam, make_user, start_attempt
 from tests.helpers import UNKNOWN_ID, set_deadline
 from tests.wsclient import (
     async_test,
@@ -105,6 +107,7 @@ async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student,
         1,
         25.0,
     )
+    assert frame["by"] is None  # the student submitted
 
     late = await database_sync_to_async(start_attempt)(other_student, exam)
     await frame_of_type(comm, "attempt_started")
@@ -112,6 +115,7 @@ async def test_the_four_events_reach_the_dashboard_as_they_happen(exam, student,
     assert await database_sync_to_async(services.attempt_expire)(attempt_id=late.pk)
     frame = await frame_of_type(comm, "attempt_timeout")
     assert (frame["attempt_id"], frame["status"], frame["score"], frame["percentage"]) == (late.pk, "timeout", 0, 0.0)
+    assert frame["by"] is None  # the clock
     await comm.disconnect()
 
 
@@ -141,4 +145,95 @@ async def test_ping_sync_and_token_expiry_work_on_the_dashboard_too(exam, procto
     started = time.monotonic()
     assert (await next_output(comm, timeout=4.0)) == {"close": 4401}
     assert time.monotonic() - started < 3.0
+    await comm.disconnect()
+
+
+def _exam_with_proctors(*proctors):
+    exam = make_exam()
+    exam.proctors.set(proctors)
+    return exam
+
+
+@async_test
+async def test_an_exam_with_proctors_lets_in_only_them_and_superusers(proctor):
+    assigned = proctor
+    unassigned = await database_sync_to_async(make_user)(is_staff=True)
+    superuser = await database_sync_to_async(get_user_model().objects.create_superuser)("root-proctor", "", "pw-2026")
+    student = await database_sync_to_async(make_user)()
+    exam = await database_sync_to_async(_exam_with_proctors)(assigned)
+    open_exam = await database_sync_to_async(make_exam)()  # no proctors: every staff user
+
+    outcomes = {
+        (who, which): await first_output(proctor_path(target.pk), user)
+        for who, user in [
+            ("assigned", assigned),
+            ("unassigned", unassigned),
+            ("superuser", superuser),
+            ("student", student),
+        ]
+        for which, target in [("with proctors", exam), ("without", open_exam)]
+    }
+
+    snapshot = {(who, which): output.get("frame", {}).get("type", output) for (who, which), output in outcomes.items()}
+    assert snapshot == {
+        ("assigned", "with proctors"): "snapshot",
+        ("assigned", "without"): "snapshot",
+        ("unassigned", "with proctors"): {"close": 4403},
+        ("unassigned", "without"): "snapshot",
+        ("superuser", "with proctors"): "snapshot",
+        ("superuser", "without"): "snapshot",
+        ("student", "with proctors"): {"close": 4403},
+        ("student", "without"): {"close": 4403},
+    }
+
+
+@async_test
+async def test_a_proctor_taken_off_the_exam_is_cut_off_at_the_next_renewal(proctor):
+    exam = await database_sync_to_async(_exam_with_proctors)(proctor)
+    comm = await open_socket(proctor_path(exam.pk), proctor)
+    assert (await next_frame(comm))["type"] == "snapshot"
+    other = await database_sync_to_async(make_user)(is_staff=True)
+    await database_sync_to_async(exam.proctors.set)([other])
+
+    token = await database_sync_to_async(access_token_for)(proctor)
+    await comm.send_json_to({"type": "auth", "token": token})
+    assert (await next_frame(comm))["type"] == "authenticated"
+    assert await next_output(comm) == {"close": 4403}
+    await comm.disconnect()
+
+
+@async_test
+async def test_time_changes_and_announcements_reach_the_dashboard_with_who_and_the_total(exam, student, proctor):
+    attempt = await database_sync_to_async(start_attempt)(student, exam)
+    comm = await open_socket(proctor_path(exam.pk), proctor)
+    assert (await next_frame(comm))["type"] == "snapshot"
+    by = {"id": proctor.pk, "username": proctor.username}
+
+    await database_sync_to_async(control.attempt_extend)(actor=proctor, attempt_id=attempt.pk, seconds=60, reason="a")
+    first = await frame_of_type(comm, "attempt_time_changed", timeout=1.0)
+    await database_sync_to_async(control.exam_extend)(actor=proctor, exam_id=exam.pk, seconds=30, reason="alarm")
+    second = await frame_of_type(comm, "attempt_time_changed", timeout=1.0)
+    assert first["change_seconds"] == 60
+    assert {key: second[key] for key in ("attempt_id", "status", "change_seconds", "reason", "by")} == {
+        "attempt_id": attempt.pk,
+        "status": "ongoing",
+        "change_seconds": 90,  # the attempt's sum of changes, as its row has it
+        "reason": "alarm",
+        "by": by,
+    }
+    assert 3685 <= second["remaining_seconds"] <= 3690
+    assert second["deadline_at"].endswith("Z")
+
+    posted = await database_sync_to_async(control.announcement_post)(
+        actor=proctor, exam_id=exam.pk, message="Q4: option B should read 12"
+    )
+    frame = await frame_of_type(comm, "announcement", timeout=1.0)
+    assert frame == {
+        "type": "announcement",
+        "exam_id": exam.pk,
+        "id": posted.pk,
+        "message": "Q4: option B should read 12",
+        "created_at": posted.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "by": by,
+    }
     await comm.disconnect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import transaction
 
@@ -61,3 +63,88 @@ def test_an_end_reaches_the_attempts_sockets_before_its_proctors():
     assert [group for group, _ in messages] == [attempt_group(7), proctor_group(3), proctor_group(3)]
     assert messages[0][1]["frame"]["type"] == "timeout"
     assert [message["frame"]["type"] for _, message in messages[1:]] == ["answer_saved", "attempt_timeout"]
+
+
+PROCTOR = {"id": 11, "username": "proctor"}
+DEADLINE = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+def test_a_time_change_tells_the_sockets_this_change_and_the_proctors_the_total():
+    changed = events.TimeChanged(
+        attempt_id=7,
+        exam_id=3,
+        deadline_at=DEADLINE,
+        change_seconds=60,
+        total_change_seconds=90,
+        reason="fire alarm",
+        by=PROCTOR,
+    )
+    (socket_group, to_socket), (proctor_group_name, to_proctor) = messages_for([changed])
+
+    assert (socket_group, proctor_group_name) == (attempt_group(7), proctor_group(3))
+    assert to_socket["type"] == "attempt.time_changed"
+    assert to_socket["deadline_ms"] == 1_893_553_445_678
+    frame = to_socket["frame"]
+    assert frame == {
+        "type": "time_changed",
+        "attempt_id": 7,
+        "remaining_seconds": frame["remaining_seconds"],
+        "deadline_at": "2030-01-02T03:04:05.678Z",
+        "change_seconds": 60,
+        "reason": "fire alarm",
+    }
+    assert frame["remaining_seconds"] > 0
+    assert to_proctor["frame"] == {
+        "type": "attempt_time_changed",
+        "attempt_id": 7,
+        "status": "ongoing",
+        "remaining_seconds": frame["remaining_seconds"],
+        "deadline_at": "2030-01-02T03:04:05.678Z",
+        "change_seconds": 90,
+        "reason": "fire alarm",
+        "by": PROCTOR,
+    }
+
+
+def test_an_announcement_goes_to_each_ongoing_attempt_then_once_to_the_proctors():
+    posted = events.AnnouncementPosted(
+        exam_id=3, announcement_id=5, message="Q4: B reads 12", created_at=DEADLINE, attempt_ids=(7, 8), by=PROCTOR
+    )
+    messages = messages_for([posted])
+
+    assert [group for group, _ in messages] == [attempt_group(7), attempt_group(8), proctor_group(3)]
+    frame = {
+        "type": "announcement",
+        "exam_id": 3,
+        "id": 5,
+        "message": "Q4: B reads 12",
+        "created_at": "2030-01-02T03:04:05.678Z",
+    }
+    assert [message["frame"] for _, message in messages[:2]] == [frame, frame]
+    assert messages[2][1]["frame"] == {**frame, "by": PROCTOR}
+
+
+def test_a_proctors_end_has_its_own_message_and_names_the_proctor():
+    ended = events.AttemptEnded(
+        attempt_id=7, exam_id=3, status="completed", score=2, percentage=50.0, total_marks=4, by=PROCTOR
+    )
+    submitted = events.AttemptEnded(
+        attempt_id=8, exam_id=3, status="completed", score=1, percentage=25.0, total_marks=4
+    )
+    messages = messages_for([ended, submitted])
+
+    assert [message["frame"]["message"] for _, message in messages[:2]] == [
+        "Exam ended by the proctor",
+        "Exam already submitted",
+    ]
+    assert [message["frame"]["by"] for _, message in messages[2:]] == [PROCTOR, None]
+    assert messages_for([ENDED])[1][1]["frame"]["by"] is None  # a timeout: the clock
+
+
+def test_a_reopened_attempt_is_a_proctor_row():
+    row = {"attempt_id": 7, "status": "ongoing", "remaining_seconds": 600}
+    reopened = events.AttemptReopened(attempt_id=7, exam_id=3, row=row, by=PROCTOR)
+
+    assert messages_for([reopened]) == [
+        (proctor_group(3), {"type": "proctor.event", "frame": {"type": "attempt_reopened", **row, "by": PROCTOR}})
+    ]

@@ -96,6 +96,17 @@ async def frame_of_type(comm: WebsocketCommunicator, kind: str, *, timeout: floa
         assert frame["type"] == "tick", f"expected {kind!r}, got {frame}"
 
 
+async def frames_until(comm: WebsocketCommunicator, kind: str, *, timeout: float = FRAME_TIMEOUT) -> list[dict]:
+    """Every frame up to and including the next one of type `kind`; fails on a close or the timeout."""
+    deadline = time.monotonic() + timeout
+    received = []
+    while True:
+        frame = await next_frame(comm, max(0.05, deadline - time.monotonic()))
+        received.append(frame)
+        if frame["type"] == kind:
+            return received
+
+
 async def close_code(comm: WebsocketCommunicator, *, timeout: float = FRAME_TIMEOUT) -> int:
     """The code the server closes with next, skipping ticks; fails on any other frame."""
     deadline = time.monotonic() + timeout

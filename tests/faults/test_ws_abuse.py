@@ -20,12 +20,13 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from attempts import services
 from attempts.models import Attempt
+from attempts.services import control
 from tests.e2e.clients import attempt_path, open_socket, proctor_path, rest
 from tests.e2e.servers import ROOT
 from tests.factories import access_token_for, make_exam, make_user
 from tests.faults.bulk import bulk_users
 from tests.faults.sockets import AttemptWatcher, until
-from tests.helpers import set_deadline
+from tests.helpers import set_deadline, set_deadline_on_a_half_second
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -44,6 +45,12 @@ STUDENT_FRAME_KEYS = {
     "deadline_at",
     "message",
     "expires_at",
+    "change_seconds",  # time_changed
+    "reason",
+    "minutes_left",  # warning
+    "exam_id",  # announcement
+    "id",
+    "created_at",
 }
 
 
@@ -122,6 +129,24 @@ def test_no_frame_a_student_receives_contains_a_correct_option(cluster):
     timed_out = services.attempt_start(user=make_user("late-" + student.username), exam_id=make_exam().pk).attempt
     late_token = access_token_for(timed_out.user)
     set_deadline(timed_out, 3)
+    proctor = make_user(is_staff=True)
+    proctored = services.attempt_start(user=make_user("watched-" + student.username), exam_id=exam.pk).attempt
+    watched_token, proctor_token = access_token_for(proctored.user), access_token_for(proctor)
+
+    async def proctor_frames() -> tuple[list[dict], list[dict]]:
+        """Every live control on an attempt: warning, time_changed, announcement, a proctor's end."""
+        await asyncio.to_thread(set_deadline_on_a_half_second, proctored, 61)  # the 1-minute warning in ~2 s
+        dashboard = await open_socket(web, proctor_path(exam.pk), token=proctor_token)
+        watched = await open_socket(web, attempt_path(proctored.pk), token=watched_token)
+        await watched.until("warning", timeout=8)
+        await asyncio.to_thread(control.attempt_extend, actor=proctor, attempt_id=proctored.pk, seconds=60)
+        await watched.until("time_changed")
+        await asyncio.to_thread(control.announcement_post, actor=proctor, exam_id=exam.pk, message="Q2 reads 12")
+        await watched.until("announcement")
+        await asyncio.to_thread(control.attempt_end, actor=proctor, attempt_id=proctored.pk)
+        await watched.until("completed")
+        await dashboard.until("attempt_submitted")
+        return watched.frames(), dashboard.frames()
 
     async def scenario():
         texts = []
@@ -138,17 +163,25 @@ def test_no_frame_a_student_receives_contains_a_correct_option(cluster):
         await late.until("timeout", timeout=8)
         for one in (socket, late):
             texts += [json.dumps(frame) for frame in one.frames()]
-        return texts
+        watched, dashboard = await proctor_frames()
+        texts += [json.dumps(frame) for frame in watched]
+        return texts, [json.dumps(frame) for frame in dashboard]
 
-    texts = asyncio.run(scenario())
+    texts, proctor_texts = asyncio.run(scenario())
 
     kinds = sorted({json.loads(text)["type"] for text in texts})
     print(f"\n{len(texts)} student frames of kinds {kinds}: no correct option in any")
     assert {"tick", "pong", "authenticated", "error", "completed", "timeout"} <= set(kinds)
+    assert {"warning", "time_changed", "announcement"} <= set(kinds)
     for text in texts:
         assert set(json.loads(text)) <= STUDENT_FRAME_KEYS, text
         assert not any(correct in text for correct in correct_texts), text
         assert "correct" not in json.loads(text).keys()
+    proctor_kinds = {json.loads(text)["type"] for text in proctor_texts}
+    assert {"snapshot", "attempt_time_changed", "announcement", "attempt_submitted"} <= proctor_kinds
+    for text in proctor_texts:  # the dashboard neither: it shows progress and scores, never the key
+        assert not any(correct in text for correct in correct_texts), text
+        assert "correct" not in text, text
 
 
 def test_origin_frame_size_and_malformed_json_on_the_real_daphne(cluster, student, exam):
