@@ -201,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Timed online exams: the clock lives on the server.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several responses carry a `status` with its own choices: each set gets one stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "AttemptStatusEnum": ["ongoing", "completed", "timeout"],
+        "RunningStatusEnum": ["running"],
+    },
 }
 
 LOGGING = {
