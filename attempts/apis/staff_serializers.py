@@ -28,6 +28,19 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class BoundedDecimalField(serializers.DecimalField):
+    """A decimal within min_value..max_value; one far outside gets the bound's message, not a 500.
+
+    DRF rounds to `decimal_places` before the bounds are checked, and rounding 1e30 to two
+    places needs more digits than the decimal context has: InvalidOperation.
+    """
+
+    def quantize(self, value):
+        if not (self.min_value <= value <= self.max_value):
+            return value  # refused by the bounds' validators next
+        return super().quantize(value)
+
+
 def reason_field() -> TextField:
     return TextField(max_length=MAX_TEXT, allow_blank=True, default="", help_text="recorded in the audit trail")
 
@@ -82,7 +95,7 @@ class AccommodationInputSerializer(serializers.Serializer):
 
     extra_minutes = JsonIntegerField(min_value=0, max_value=MAX_CHANGE_MINUTES, default=0)
     # max_digits=None: 10 gets "less than or equal to 4.00", not a message about digits.
-    time_multiplier = serializers.DecimalField(
+    time_multiplier = BoundedDecimalField(
         max_digits=None,
         decimal_places=2,
         min_value=MIN_MULTIPLIER,
