@@ -241,7 +241,9 @@ def test_reopen_while_the_student_has_another_attempt_409(staff, attempt, studen
     assert Attempt.objects.get(pk=attempt.pk).status == "completed"
 
 
-def test_announcement_is_stored_trimmed_and_listed_in_questions(staff, exam, attempt, student, proctor):
+def test_announcement_is_stored_without_surrounding_space_and_listed_in_questions(
+    staff, exam, attempt, student, proctor
+):
     status, body = status_and_body(
         staff_post(staff, f"exams/{exam.pk}/announcements/", {"message": "  Question 4, option B: read 12.  "})
     )

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from attempts.apis.serializers import IdField, JsonIntegerField
@@ -16,11 +21,35 @@ MAX_CHANGE_SECONDS = 86400
 MAX_TEXT = 500  # reasons, notes and announcements: a sentence or two, as the audit trail and the page show them
 # A student with a hundred more attempts than everyone else has no limit; more is a typo.
 MAX_EXTRA_ATTEMPTS = 100
-MIN_MULTIPLIER, MAX_MULTIPLIER = Decimal("1.00"), Decimal("4.00")
+
+
+# The schema's patterns (Python's `re`, as the checks below use it). NUL: MySQL stores it, but no
+# person types one, and a text that holds it breaks the tools that read the audit trail.
+NO_NUL = r"^[^\u0000]*$"
+NON_BLANK = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"  # one character neither white space nor NUL
+MULTIPLIER_TEXT = re.compile(r"^(?:[1-3](?:\.[0-9]{1,2})?|4(?:\.0{1,2})?)$")
+MULTIPLIER_PROBLEM = "A number from 1.00 to 4.00 with at most two decimals."
+HUNDREDTH = Decimal("0.01")
+
+
+class _Pattern(RegexValidator):
+    """A RegexValidator (the schema documents its pattern) that names a NUL character as such."""
+
+    def __call__(self, value):
+        if "\x00" in str(value):
+            raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+        super().__call__(value)
 
 
 class TextField(serializers.CharField):
-    """Text as JSON writes it: a string (DRF would also take 5 or 1.5 and store "5")."""
+    """Text as JSON writes it: a string (DRF would also take 5 and store "5"), kept as given (not trimmed,
+    so that 500 characters means 500 sent); `visible=True` wants a character that is not white space."""
+
+    def __init__(self, *, visible: bool = False, **kwargs):
+        super().__init__(trim_whitespace=False, **kwargs)
+        self.validators = [v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)]
+        pattern = NON_BLANK if visible else NO_NUL
+        self.validators.append(_Pattern(pattern, message="This field may not be blank."))
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -28,21 +57,55 @@ class TextField(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class BoundedDecimalField(serializers.DecimalField):
-    """A decimal within min_value..max_value; one far outside gets the bound's message, not a 500.
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "number", "minimum": 1, "maximum": 4, "multipleOf": 0.01},
+            {"type": "string", "pattern": MULTIPLIER_TEXT.pattern},
+        ],
+        "description": 'From 1.00 to 4.00, two decimals at most: a JSON number (1.5) or a string ("1.50").',
+    }
+)
+class MultiplierField(serializers.Field):
+    """The time multiplier: 1.00 to 4.00 in hundredths, as a JSON number or a string; a Decimal inside."""
 
-    DRF rounds to `decimal_places` before the bounds are checked, and rounding 1e30 to two
-    places needs more digits than the decimal context has: InvalidOperation.
-    """
+    default_error_messages = {"invalid": MULTIPLIER_PROBLEM}
 
-    def quantize(self, value):
-        if not (self.min_value <= value <= self.max_value):
-            return value  # refused by the bounds' validators next
-        return super().quantize(value)
+    def to_internal_value(self, data):
+        if isinstance(data, str) and MULTIPLIER_TEXT.search(data):
+            return Decimal(data.strip()).quantize(HUNDREDTH)
+        if isinstance(data, int | float) and not isinstance(data, bool) and math.isfinite(data) and 1 <= data <= 4:
+            hundredths = round(data * 100)
+            # 1.15 as JSON reads, or 115 * 0.01 as a program computed it: both are 1.15.
+            if hundredths / 100 == data or hundredths * 0.01 == data:
+                return (Decimal(hundredths) / 100).quantize(HUNDREDTH)
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return f"{value:.2f}"
 
 
-def reason_field() -> TextField:
-    return TextField(max_length=MAX_TEXT, allow_blank=True, default="", help_text="recorded in the audit trail")
+class OptionalTextField(TextField):
+    """Text that may be empty (a reason, a note)."""
+
+    def __init__(self, **kwargs):
+        # Not `allow_blank=True`: drf-spectacular writes such a field with a pattern as oneOf [pattern,
+        # maxLength 0], which "" matches twice, so the schema would call "" invalid. The pattern allows it.
+        super().__init__(max_length=MAX_TEXT, default="", **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        if data == "":
+            return ""
+        return super().run_validation(data)
+
+
+def reason_field() -> OptionalTextField:
+    return OptionalTextField(help_text="recorded in the audit trail")
+
+
+@extend_schema_field({"not": {}, "description": "not together with the other amount"})
+class AbsentField(serializers.Field):
+    """For the schema only: a key the shape must not have."""
 
 
 class PathIdsSerializer(serializers.Serializer):
@@ -74,12 +137,14 @@ class TimeChangeSerializer(serializers.Serializer):
 # Two shapes for the schema (the API takes either): a client sees that exactly one of them is meant.
 class ChangeByMinutesSerializer(serializers.Serializer):
     minutes = serializers.IntegerField(min_value=1, max_value=MAX_CHANGE_MINUTES)
-    reason = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    seconds = AbsentField(required=False)
+    reason = reason_field()
 
 
 class ChangeBySecondsSerializer(serializers.Serializer):
     seconds = serializers.IntegerField(min_value=1, max_value=MAX_CHANGE_SECONDS)
-    reason = serializers.CharField(max_length=MAX_TEXT, required=False, allow_blank=True)
+    minutes = AbsentField(required=False)
+    reason = reason_field()
 
 
 class EndSerializer(serializers.Serializer):
@@ -87,24 +152,24 @@ class EndSerializer(serializers.Serializer):
 
 
 class AnnouncementInputSerializer(serializers.Serializer):
-    message = TextField(max_length=MAX_TEXT, help_text="1 to 500 characters, surrounding whitespace trimmed")
+    message = TextField(
+        visible=True,
+        max_length=MAX_TEXT,
+        help_text="1 to 500 characters as sent, not all white space; stored without the white space around it",
+    )
+
+    def validate_message(self, value: str) -> str:
+        # Checked as sent (so the schema's maxLength is the server's), stored as people read it.
+        return value.strip()
 
 
 class AccommodationInputSerializer(serializers.Serializer):
     """The whole row (PUT replaces it): a field left out takes its default, which changes nothing."""
 
     extra_minutes = JsonIntegerField(min_value=0, max_value=MAX_CHANGE_MINUTES, default=0)
-    # max_digits=None: 10 gets "less than or equal to 4.00", not a message about digits.
-    time_multiplier = BoundedDecimalField(
-        max_digits=None,
-        decimal_places=2,
-        min_value=MIN_MULTIPLIER,
-        max_value=MAX_MULTIPLIER,
-        default=MIN_MULTIPLIER,
-        help_text='1.00 to 4.00, two decimals at most: a JSON number (1.5) or a string ("1.50")',
-    )
+    time_multiplier = MultiplierField(default=Decimal("1.00"))
     extra_attempts = JsonIntegerField(min_value=0, max_value=MAX_EXTRA_ATTEMPTS, default=0)
-    note = TextField(max_length=MAX_TEXT, allow_blank=True, default="")
+    note = OptionalTextField()
 
 
 # --- Output ---
@@ -181,7 +246,7 @@ class AccommodationSerializer(serializers.Serializer):
     user_id = serializers.IntegerField()
     exam_id = serializers.IntegerField(allow_null=True, help_text="null: every exam")
     extra_minutes = serializers.IntegerField()
-    time_multiplier = serializers.DecimalField(max_digits=3, decimal_places=2)
+    time_multiplier = serializers.DecimalField(max_digits=3, decimal_places=2, help_text='two decimals, e.g. "1.50"')
     extra_attempts = serializers.IntegerField()
     note = serializers.CharField(allow_blank=True)
     updated_at = serializers.DateTimeField()
