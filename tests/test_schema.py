@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
+
+from attempts import errors
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +130,9 @@ def test_schema_staff_bodies_and_answers(schema):
     csv_answer = paths["/api/exam/proctor/exams/{exam_id}/results.csv"]["get"]["responses"]["200"]["content"]
     assert set(csv_answer) == {"text/csv"}
     assert "204" in paths["/api/exam/proctor/accommodations/{user_id}/"]["delete"]["responses"]
+
+
+def test_every_error_code_is_in_the_api_documentation():
+    table = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text(encoding="utf-8").split("## Error codes", 1)[1]
+    missing = [code for code in errors.all_codes().values() if code != "not_found" and f"| `{code}` |" not in table]
+    assert not missing
