@@ -11,15 +11,13 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
 
 from tests.factories import access_token_for, api_client, make_exam, make_user, start_attempt
 from tests.helpers import submit
-from tests.security.test_schemathesis import MAX_EXAMPLES, _is_valid_id, no_connection_closing  # noqa: F401
+from tests.security.test_schemathesis import MAX_EXAMPLES, _with_real_ids, no_connection_closing  # noqa: F401
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application()).include(tag="proctor")
 CURRENT_IDS: dict = {}
-ID_KEYS = ("attempt_id", "exam_id", "user_id")
 
 
 @pytest.fixture
@@ -46,13 +44,7 @@ def proctor_ids(db, fast_passwords):
 
 @schema.hook
 def flatmap_path_parameters(context, path_parameters):
-    if not isinstance(path_parameters, dict):
-        return st.just(path_parameters)
-    swappable = [key for key in ID_KEYS if _is_valid_id(path_parameters.get(key))]
-    if not swappable:
-        return st.just(path_parameters)
-    real = st.fixed_dictionaries({key: st.sampled_from(CURRENT_IDS[key]) for key in swappable})
-    return st.one_of(st.just(path_parameters), real.map(lambda ids: {**path_parameters, **ids}))
+    return _with_real_ids(path_parameters, CURRENT_IDS)
 
 
 @pytest.mark.django_db
