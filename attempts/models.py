@@ -59,6 +59,8 @@ class Exam(models.Model):
     def clean(self) -> None:
         if self.opens_at and self.closes_at and self.closes_at <= self.opens_at:
             raise ValidationError({"closes_at": "Must be after opens_at."})
+        if self.warning_minutes is None:
+            self.warning_minutes = []  # a form's emptied field: no warnings
         minutes = self.warning_minutes
         if not isinstance(minutes, list) or not all(
             isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= MAX_WARNING_MINUTES for m in minutes
@@ -193,6 +195,13 @@ class Accommodation(models.Model):
     def save(self, *args, **kwargs):
         self.all_exams_guard = True if self.exam_id is None else None
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # The database refuses a second all-exams row (all_exams_guard); a form must say so, not fail with a 500.
+        if self.exam_id is None and self.user_id is not None:
+            others = Accommodation.objects.filter(user_id=self.user_id, exam__isnull=True).exclude(pk=self.pk)
+            if others.exists():
+                raise ValidationError({"exam": "This student already has an accommodation for all exams."})
 
 
 class AttemptEvent(models.Model):

@@ -140,11 +140,16 @@ def import_questions(*, exam: Exam, questions: list[QuestionRow]) -> list[Questi
         return Question.objects.bulk_create(Question(exam=exam, **question.__dict__) for question in questions)
 
 
-def import_file(*, path: str | Path, exam: Exam | None = None, new_exam: dict | None = None) -> tuple[Exam, int]:
-    """Parse a file and import it into `exam`, or into a new exam made from `new_exam`, in one transaction."""
+def import_file(
+    *, path: str | Path, exam: Exam | None = None, new_exam: dict | None = None, exam_changes: list[str] = ()
+) -> tuple[Exam, int]:
+    """Parse a file and import it into `exam` (saving its `exam_changes` fields too), or into a new exam made
+    from `new_exam`, in one transaction."""
     questions = parse_questions(read_text(path))
     with transaction.atomic():
         if exam is None:
             exam = Exam.objects.create(**(new_exam or {}))
+        elif exam_changes:
+            exam.save(update_fields=list(exam_changes))
         import_questions(exam=exam, questions=questions)
     return exam, len(questions)

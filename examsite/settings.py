@@ -201,6 +201,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Timed online exams: the clock lives on the server.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "attempts.apis.schema_hooks.require_one_of_bodies",
+    ],
+    # Several responses carry a `status` with its own choices: each set gets one stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "AttemptStatusEnum": ["ongoing", "completed", "timeout"],
+        "RunningStatusEnum": ["running"],
+    },
 }
 
 LOGGING = {

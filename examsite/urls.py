@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/token/", auth.LoginView.as_view(), name="token_obtain_pair"),
     path("api/token/refresh/", auth.RefreshView.as_view(), name="token_refresh"),
     path("api/exam/timer/", include("attempts.apis.urls")),
+    path("api/exam/proctor/", include("attempts.apis.staff_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", healthz, name="healthz"),

@@ -52,6 +52,12 @@ def keyspace_notifications():
 
 
 @pytest.fixture
+def fast_passwords(settings):
+    """A cheap password hash: modules that make many users and never time a login (PBKDF2 costs ~0.2 s a user)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def student(db):
     return make_user()
 

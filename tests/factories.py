@@ -15,9 +15,11 @@ PASSWORD = "correct-horse-battery-staple"
 _seq = itertools.count(1)
 
 
-def make_user(username: str | None = None, *, is_staff: bool = False):
+def make_user(username: str | None = None, *, is_staff: bool = False, is_superuser: bool = False):
     name = username or f"student{next(_seq)}"
-    return get_user_model().objects.create_user(username=name, password=PASSWORD, is_staff=is_staff)
+    return get_user_model().objects.create_user(
+        username=name, password=PASSWORD, is_staff=is_staff, is_superuser=is_superuser
+    )
 
 
 def make_exam(

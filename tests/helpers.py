@@ -71,6 +71,34 @@ def end_frame(status: str, attempt_id: int) -> dict:
     return {"type": status, "attempt_id": attempt_id, "status": status, "remaining_seconds": 0, "message": message}
 
 
+# --- The staff API (docs/api.md, "Live control") ---
+
+STAFF_ONLY = {"error": "Staff only.", "code": "staff_only"}
+PROCTOR_API = "/api/exam/proctor"
+
+
+def staff_post(client, path: str, body=None):
+    """POST a JSON body to a staff route (`path` below /api/exam/proctor/)."""
+    return client.post(f"{PROCTOR_API}/{path}", body, format="json")
+
+
+def extend(client, attempt_id: int, **body):
+    return staff_post(client, f"attempts/{attempt_id}/extend/", body)
+
+
+def end(client, attempt_id: int, **body):
+    return staff_post(client, f"attempts/{attempt_id}/end/", body)
+
+
+def reopen(client, attempt_id: int, **body):
+    return staff_post(client, f"attempts/{attempt_id}/reopen/", body)
+
+
+def put_accommodation(client, user_id: int, exam_id: int | None = None, **body):
+    where = f"exams/{exam_id}/accommodations" if exam_id else "accommodations"
+    return client.put(f"{PROCTOR_API}/{where}/{user_id}/", body, format="json")
+
+
 # --- Deadlines ---
 
 

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from attempts.models import Exam, Question
 from tests.factories import make_exam
@@ -280,3 +282,156 @@ def test_load_demo_resets_the_demo_passwords_and_publishes_the_exam():
 
     assert authenticate(username="student", password="student-pass-2026") is not None
     assert demo_exam().is_published
+
+
+# --- Time rules: --opens-at, --closes-at, --max-attempts ---
+
+
+def test_create_exam_with_time_rules(tmp_path):
+    output = run(
+        "import_questions",
+        "--create-exam",
+        "Timed",
+        "--duration",
+        "45",
+        "--opens-at",
+        "2026-12-01T09:00",  # no offset: UTC
+        "--closes-at",
+        "2026-12-01T12:30+01:00",
+        "--max-attempts",
+        "2",
+        write(tmp_path, f"{HEADER}\n{GOOD_ROW}\n"),
+    )
+
+    exam = Exam.objects.get(title="Timed")
+    assert exam.opens_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    assert exam.closes_at == datetime(2026, 12, 1, 11, 30, tzinfo=UTC)
+    assert exam.max_attempts == 2
+    assert "Time rules: opens 2026-12-01 09:00 UTC, closes 2026-12-01 11:30 UTC, at most 2 attempt(s)." in output
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-01T09:00:00Z", datetime(2026, 12, 1, 9, tzinfo=UTC)),
+        ("2026-12-01 09:00", datetime(2026, 12, 1, 9, tzinfo=UTC)),
+        ("2026-12-01", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("2026-12-01T04:00-05:00", datetime(2026, 12, 1, 9, tzinfo=UTC)),
+    ],
+)
+def test_the_iso_8601_forms_accepted(tmp_path, exam, value, expected):
+    run("import_questions", str(exam.pk), "--opens-at", value, write(tmp_path, f"{HEADER}\n{GOOD_ROW}\n"))
+
+    assert Exam.objects.get(pk=exam.pk).opens_at == expected
+
+
+def test_update_an_exams_rules_and_remove_them_with_none(tmp_path, exam):
+    path = write(tmp_path, f"{HEADER}\n{GOOD_ROW}\n")
+    run("import_questions", str(exam.pk), "--closes-at", "2026-12-01T11:00Z", "--max-attempts", "3", path)
+    exam.refresh_from_db()
+    assert (exam.opens_at, exam.closes_at, exam.max_attempts) == (None, datetime(2026, 12, 1, 11, tzinfo=UTC), 3)
+
+    run("import_questions", str(exam.pk), "--opens-at", "2026-12-01T10:00Z", path)  # the rest stays
+    exam.refresh_from_db()
+    assert (exam.opens_at, exam.closes_at, exam.max_attempts) == (
+        datetime(2026, 12, 1, 10, tzinfo=UTC),
+        datetime(2026, 12, 1, 11, tzinfo=UTC),
+        3,
+    )
+
+    run("import_questions", str(exam.pk), "--opens-at", "none", "--closes-at", "None", "--max-attempts", "none", path)
+    exam.refresh_from_db()
+    assert (exam.opens_at, exam.closes_at, exam.max_attempts) == (None, None, None)
+    assert exam.questions.count() == 3
+
+
+ISO_HINT = "expects an ISO 8601 date and time such as 2026-12-01T09:00 (UTC) or 2026-12-01T10:00+01:00, or 'none'"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--opens-at", "tomorrow"], f"--opens-at {ISO_HINT}; got 'tomorrow'"),
+        (["--closes-at", "2026-13-01"], f"--closes-at {ISO_HINT}; got '2026-13-01'"),
+        (["--closes-at", "01/12/2026 09:00"], f"--closes-at {ISO_HINT}"),
+        (["--opens-at", ""], f"--opens-at {ISO_HINT}; got ''"),
+        (["--opens-at", "1900-01-01T00:00"], f"--opens-at {ISO_HINT}"),
+        (["--opens-at", "9999-12-31T23:00-05:00"], f"--opens-at {ISO_HINT}"),
+        (["--max-attempts", "0"], "--max-attempts expected a positive whole number, got '0' (or 'none')"),
+        (["--max-attempts", "-1"], "--max-attempts expected a positive whole number, got '-1'"),
+        (["--max-attempts", "1.5"], "--max-attempts expected a positive whole number, got '1.5'"),
+        (["--max-attempts", "two"], "--max-attempts expected a positive whole number, got 'two'"),
+        (
+            ["--opens-at", "2026-12-01T11:00", "--closes-at", "2026-12-01T09:00"],
+            "--closes-at must be after --opens-at: the exam would open 2026-12-01 11:00 UTC and close 2026-12-01 09:00",
+        ),
+        (
+            ["--opens-at", "2026-12-01T09:00", "--closes-at", "2026-12-01T09:00"],
+            "--closes-at must be after --opens-at",
+        ),
+    ],
+)
+def test_bad_time_rules_import_nothing_and_change_nothing(tmp_path, exam, args, message):
+    path = write(tmp_path, f"{HEADER}\n{GOOD_ROW}\n")
+
+    for target in ([str(exam.pk)], ["--create-exam", "Never", "--duration", "5"]):
+        with pytest.raises(CommandError, match=re.escape(message)):
+            run("import_questions", *target, *args, path)
+
+    assert not Question.objects.exists() and not Exam.objects.filter(title="Never").exists()
+    exam.refresh_from_db()
+    assert (exam.opens_at, exam.closes_at, exam.max_attempts) == (None, None, None)
+
+
+def test_closes_at_before_the_exams_own_opens_at(tmp_path, exam):
+    exam.opens_at = datetime(2026, 12, 1, 10, tzinfo=UTC)
+    exam.save()
+
+    with pytest.raises(CommandError, match="would open 2026-12-01 10:00 UTC and close 2026-12-01 09:00 UTC"):
+        run(
+            "import_questions",
+            str(exam.pk),
+            "--closes-at",
+            "2026-12-01T09:00",
+            write(tmp_path, f"{HEADER}\n{GOOD_ROW}\n"),
+        )
+
+    exam.refresh_from_db()
+    assert exam.closes_at is None and not exam.questions.exists()
+
+
+def test_a_bad_file_leaves_the_rules_as_they_were(tmp_path, exam):
+    with pytest.raises(CommandError, match="nothing was imported"):
+        run("import_questions", str(exam.pk), "--max-attempts", "4", write(tmp_path, f"{HEADER}\nQ,a,b,c,d,E,1\n"))
+
+    exam.refresh_from_db()
+    assert exam.max_attempts is None
+
+
+def test_load_demo_time_rules_keep_the_exam_startable():
+    run("load_demo")
+    exam = demo_exam()
+    assert (exam.warning_minutes, exam.opens_at, exam.closes_at, exam.max_attempts) == ([5, 1], None, None, None)
+    # An author closed it and moved its opening to tomorrow, and changed its warnings.
+    now = timezone.now()
+    Exam.objects.filter(pk=exam.pk).update(
+        opens_at=now + timedelta(days=1), closes_at=now - timedelta(hours=1), warning_minutes=[10]
+    )
+
+    output = run("load_demo")
+
+    exam.refresh_from_db()
+    assert (exam.opens_at, exam.closes_at, exam.warning_minutes) == (None, None, [10])
+    assert "already there" in output
+
+
+def test_load_demo_keeps_a_window_that_is_open_now():
+    run("load_demo")
+    now = timezone.now()
+    window = (now - timedelta(hours=1), now + timedelta(hours=1))
+    Exam.objects.filter(pk=demo_exam().pk).update(opens_at=window[0], closes_at=window[1])
+
+    run("load_demo")
+
+    exam = demo_exam()
+    assert (exam.opens_at, exam.closes_at) == window

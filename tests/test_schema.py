@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
+
+from attempts import errors
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +86,53 @@ def test_schema_token_fields_refuse_what_the_server_refuses(schema, value):
     # valid must not be one of them (schemathesis once generated "…\u0000" and got that 400).
     pattern = schema["components"]["schemas"]["RefreshRequest"]["properties"]["refresh"]["pattern"]
     assert re.search(pattern, value) is None
+
+
+STAFF_PATHS = {
+    "/api/exam/proctor/exams/{exam_id}/attempts/": {"get"},
+    "/api/exam/proctor/attempts/{attempt_id}/extend/": {"post"},
+    "/api/exam/proctor/exams/{exam_id}/extend/": {"post"},
+    "/api/exam/proctor/attempts/{attempt_id}/end/": {"post"},
+    "/api/exam/proctor/attempts/{attempt_id}/reopen/": {"post"},
+    "/api/exam/proctor/exams/{exam_id}/announcements/": {"post"},
+    "/api/exam/proctor/attempts/{attempt_id}/events/": {"get"},
+    "/api/exam/proctor/exams/{exam_id}/results.csv": {"get"},
+    "/api/exam/proctor/accommodations/{user_id}/": {"put", "delete"},
+    "/api/exam/proctor/exams/{exam_id}/accommodations/{user_id}/": {"put", "delete"},
+}
+
+
+def test_schema_has_every_staff_route_with_its_errors(schema):
+    for path, methods in STAFF_PATHS.items():
+        assert methods <= set(schema["paths"].get(path, {})), path
+        for method in methods:
+            operation = schema["paths"][path][method]
+            assert {"400", "401", "403", "404"} <= set(operation["responses"]), (path, method)
+            assert "staff_only" in operation["responses"]["403"]["description"]
+            assert operation["tags"] == ["proctor"]
+            for parameter in operation["parameters"]:
+                assert (parameter["in"], parameter["schema"]["type"]) == ("path", "integer"), path
+
+
+def test_schema_staff_bodies_and_answers(schema):
+    paths = schema["paths"]
+    for action in ("extend", "reopen"):
+        operation = paths[f"/api/exam/proctor/attempts/{{attempt_id}}/{action}/"]["post"]
+        assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/TimeChange")
+        assert "409" in operation["responses"]
+    assert "409" in paths["/api/exam/proctor/attempts/{attempt_id}/end/"]["post"]["responses"]
+    time_change = schema["components"]["schemas"]["TimeChange"]["oneOf"]
+    assert [ref["$ref"].rsplit("/", 1)[-1] for ref in time_change] == ["ChangeByMinutes", "ChangeBySeconds"]
+    minutes = schema["components"]["schemas"]["ChangeByMinutes"]["properties"]["minutes"]
+    assert (minutes["minimum"], minutes["maximum"]) == (1, 1440)
+    announce = paths["/api/exam/proctor/exams/{exam_id}/announcements/"]["post"]["responses"]
+    assert "201" in announce
+    csv_answer = paths["/api/exam/proctor/exams/{exam_id}/results.csv"]["get"]["responses"]["200"]["content"]
+    assert set(csv_answer) == {"text/csv"}
+    assert "204" in paths["/api/exam/proctor/accommodations/{user_id}/"]["delete"]["responses"]
+
+
+def test_every_error_code_is_in_the_api_documentation():
+    table = (Path(settings.BASE_DIR) / "docs" / "api.md").read_text(encoding="utf-8").split("## Error codes", 1)[1]
+    missing = [code for code in errors.all_codes().values() if code != "not_found" and f"| `{code}` |" not in table]
+    assert not missing

@@ -8,21 +8,29 @@ from attempts.models import Option, Question
 MAX_ID = 2**63 - 1
 
 
-class IdField(serializers.IntegerField):
-    """A positive id: a JSON integer in a body (not a string, float or boolean); ASCII digits in a path."""
+class JsonIntegerField(serializers.IntegerField):
+    """A whole number as JSON writes it: an integer, not a string, a float (not even 1.0) or a boolean."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class IdField(JsonIntegerField):
+    """A positive id: a JSON integer in a body; ASCII digits in a path."""
 
     def __init__(self, *, from_path: bool = False, **kwargs):
         super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
         self.from_path = from_path
 
     def to_internal_value(self, data):
-        if self.from_path:
-            # int() would also take " 7", "7.0" and non-ASCII digits such as "\u0667".
-            if not (isinstance(data, str) and data.isascii() and data.isdigit()):
-                self.fail("invalid")
-        elif isinstance(data, bool) or not isinstance(data, int):
+        if not self.from_path:
+            return super().to_internal_value(data)
+        # int() would also take " 7", "7.0" and non-ASCII digits such as "\u0667".
+        if not (isinstance(data, str) and data.isascii() and data.isdigit()):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        return serializers.IntegerField.to_internal_value(self, data)
 
 
 def id_field(*, from_path: bool = False) -> IdField:

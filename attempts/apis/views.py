@@ -41,14 +41,37 @@ def _own_attempt(request: Request, attempt_id: str) -> Attempt:
     )
 
 
-def _path_param(name: str) -> OpenApiParameter:
+def path_param(name: str) -> OpenApiParameter:
+    """A path id as the schema documents it."""
     # The bounds the id serializers enforce (400 outside them), so that the schema's "valid" is valid.
     return OpenApiParameter(name, {"type": "integer", "minimum": 1, "maximum": s.MAX_ID}, OpenApiParameter.PATH)
 
 
+def submit_body(attempt: Attempt, *, outcome: str) -> dict:
+    """The submit response of an ended attempt: `submitted`, `timeout` or `already_completed` (a proctor's end too)."""
+    figures = result_of(attempt)
+    body = {
+        "status": outcome,
+        "score": figures.score,
+        "total_marks": figures.total_marks,
+        "percentage": figures.percentage,
+    }
+    if outcome == "already_completed":
+        body["message"] = ALREADY_SUBMITTED_MESSAGE
+    else:
+        body.update(
+            correct_answers=figures.correct_answers,
+            total_questions=figures.total_questions,
+            time_taken_minutes=figures.time_taken_minutes,
+        )
+    if outcome == "timeout":
+        body["message"] = TIMEOUT_SUBMIT_MESSAGE
+    return body
+
+
 class StartExamView(APIView):
     @extend_schema(
-        parameters=[_path_param("exam_id")],
+        parameters=[path_param("exam_id")],
         request=None,
         responses={
             201: s.StartResponseSerializer,
@@ -86,7 +109,7 @@ class StartExamView(APIView):
 
 class RemainingTimeView(APIView):
     @extend_schema(
-        parameters=[_path_param("attempt_id")],
+        parameters=[path_param("attempt_id")],
         responses={200: s.RemainingResponseSerializer, **ERRORS},
     )
     def get(self, request: Request, attempt_id: str) -> Response:
@@ -137,7 +160,7 @@ class SubmitAnswerView(APIView):
 
 class SubmitExamView(APIView):
     @extend_schema(
-        parameters=[_path_param("attempt_id")],
+        parameters=[path_param("attempt_id")],
         request=None,
         responses={200: s.SubmitResponseSerializer, **ERRORS},
     )
@@ -149,29 +172,12 @@ class SubmitExamView(APIView):
             received_at=received_at(request),
             caller_holds=holding(request),
         )
-        figures = result_of(result.attempt)
-        body = {
-            "status": result.outcome,
-            "score": figures.score,
-            "total_marks": figures.total_marks,
-            "percentage": figures.percentage,
-        }
-        if result.outcome == "already_completed":
-            body["message"] = ALREADY_SUBMITTED_MESSAGE
-        else:
-            body.update(
-                correct_answers=figures.correct_answers,
-                total_questions=figures.total_questions,
-                time_taken_minutes=figures.time_taken_minutes,
-            )
-        if result.outcome == "timeout":
-            body["message"] = TIMEOUT_SUBMIT_MESSAGE
-        return Response(s.SubmitResponseSerializer(body).data)
+        return Response(s.SubmitResponseSerializer(submit_body(result.attempt, outcome=result.outcome)).data)
 
 
 class QuestionsView(APIView):
     @extend_schema(
-        parameters=[_path_param("attempt_id")],
+        parameters=[path_param("attempt_id")],
         responses={200: s.QuestionsResponseSerializer, **ERRORS},
     )
     def get(self, request: Request, attempt_id: str) -> Response:
@@ -189,7 +195,7 @@ class QuestionsView(APIView):
 
 class OwnAttemptsView(APIView):
     @extend_schema(
-        parameters=[_path_param("exam_id")],
+        parameters=[path_param("exam_id")],
         responses={200: s.OwnAttemptsResponseSerializer, **ERRORS},
     )
     def get(self, request: Request, exam_id: str) -> Response:

@@ -74,13 +74,14 @@ def exam_extend(*, actor, exam_id: int, seconds: int, reason: str = "") -> list[
     """
     if not Exam.objects.filter(pk=exam_id).exists():
         raise errors.NotFound()
+    ongoing = Attempt.objects.filter(exam_id=exam_id, status=Attempt.Status.ONGOING)
+    # The attempts ongoing when the proctor asked: one started while the batches run had its full time.
+    newest = ongoing.order_by("-pk").values_list("pk", flat=True).first() or 0
     extended: list[int] = []
     last_id = 0
     while True:
         ids = list(
-            Attempt.objects.filter(exam_id=exam_id, status=Attempt.Status.ONGOING, pk__gt=last_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:EXTEND_BATCH]
+            ongoing.filter(pk__gt=last_id, pk__lte=newest).order_by("pk").values_list("pk", flat=True)[:EXTEND_BATCH]
         )
         if not ids:
             return extended

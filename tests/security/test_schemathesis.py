@@ -22,7 +22,6 @@ from tests.factories import access_token_for, api_client, make_exam, make_user
 
 # Enough to find the usual mismatches, few enough to keep `make test` fast (~8 operations).
 MAX_EXAMPLES = 50
-ID_KEYS = ("attempt_id", "exam_id", "question_id")
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def _with_real_ids(values: dict, pools: dict) -> st.SearchStrategy:
     if not isinstance(values, dict):
         return st.just(values)
     # Only ids that are valid already: swapping an out-of-range one would turn a negative case positive.
-    swappable = [key for key in ID_KEYS if _is_valid_id(values.get(key))]
+    swappable = [key for key in pools if _is_valid_id(values.get(key))]
     if not swappable:
         return st.just(values)
     real = st.fixed_dictionaries({key: st.sampled_from(pools[key]) for key in swappable})

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from attempts.models import Exam
 from attempts.question_import import import_questions, parse_questions, read_text
@@ -23,8 +24,13 @@ PROCTOR = ("proctor", "proctor-pass-2026")
 PROCTOR_PERMISSIONS = [
     "add_exam", "change_exam", "view_exam",
     "add_question", "change_question", "delete_question", "view_question",
-    "view_attempt", "view_answer",
+    "view_attempt", "view_answer", "view_attemptevent",
+    "add_accommodation", "change_accommodation", "delete_accommodation", "view_accommodation",
+    "add_announcement", "delete_announcement", "view_announcement",
 ]  # fmt: skip
+# The demo's time rules: warnings at 5 and 1 minutes left; no window and no attempt limit, so that
+# `make run` always gives an exam the student can start (again and again).
+DEMO_WARNING_MINUTES = [5, 1]
 
 
 class Command(BaseCommand):
@@ -45,15 +51,35 @@ class Command(BaseCommand):
     def _exam(self) -> tuple[Exam, int]:
         exam = Exam.objects.select_for_update().filter(title=DEMO_TITLE).order_by("pk").first()
         if exam is None:
-            exam = Exam.objects.create(title=DEMO_TITLE, duration_minutes=DEMO_DURATION_MINUTES, is_published=True)
-        elif not exam.is_published:
-            exam.is_published = True
-            exam.save(update_fields=["is_published"])
+            exam = Exam.objects.create(
+                title=DEMO_TITLE,
+                duration_minutes=DEMO_DURATION_MINUTES,
+                is_published=True,
+                warning_minutes=DEMO_WARNING_MINUTES,
+            )
+        else:
+            self._keep_startable(exam)
         if exam.questions.exists():
             return exam, 0  # questions an author may have edited since: left as they are
         questions = parse_questions(read_text(DEMO_CSV))
         import_questions(exam=exam, questions=questions)
         return exam, len(questions)
+
+    def _keep_startable(self, exam: Exam) -> None:
+        """Publish the demo exam again, and drop a window that leaves now out; other edits stay."""
+        now = timezone.now()
+        changed = []
+        if not exam.is_published:
+            exam.is_published = True
+            changed.append("is_published")
+        if exam.opens_at is not None and exam.opens_at > now:
+            exam.opens_at = None
+            changed.append("opens_at")
+        if exam.closes_at is not None and exam.closes_at <= now:
+            exam.closes_at = None
+            changed.append("closes_at")
+        if changed:
+            exam.save(update_fields=changed)
 
     def _user(self, username: str, password: str, *, is_staff: bool):
         user, _ = get_user_model().objects.get_or_create(username=username)
