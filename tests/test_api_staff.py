@@ -152,6 +152,20 @@ def test_extend_a_whole_exam_moves_every_ongoing_attempt(staff, exam, attempt):
     assert after[finished.pk] == before[finished.pk] and after[elsewhere.pk] == before[elsewhere.pk]
 
 
+def test_extend_a_whole_exam_batch_by_batch(staff, exam, monkeypatch):
+    # Batches of 3 over 8 attempts: the loop's later batches run (a merge once broke them, unseen by one batch).
+    monkeypatch.setattr("attempts.services.control.EXTEND_BATCH", 3)
+    attempts = [start_attempt(make_user(), exam) for _ in range(8)]
+    before = dict(Attempt.objects.values_list("pk", "deadline_at"))
+
+    status, body = status_and_body(staff_post(staff, f"exams/{exam.pk}/extend/", {"seconds": 90}))
+
+    assert status == 200
+    assert body["extended"] == 8 and body["attempt_ids"] == sorted(a.pk for a in attempts)
+    after = dict(Attempt.objects.values_list("pk", "deadline_at"))
+    assert all(after[a.pk] - before[a.pk] == timedelta(seconds=90) for a in attempts)
+
+
 def test_extend_an_exam_without_ongoing_attempts(staff, exam):
     body = staff_post(staff, f"exams/{exam.pk}/extend/", {"seconds": 30}).json()
 

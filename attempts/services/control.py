@@ -90,16 +90,16 @@ def exam_extend(*, actor, exam_id: int, seconds: int, reason: str = "") -> list[
             # Locked in key order through the primary key, as every batch transition does.
             locked = Attempt.objects.select_for_update().filter(pk__in=ids).order_by("pk")
             now = timezone.now()
-            ongoing = [
+            found = [
                 (pk, deadline_at > now)
                 for pk, status, deadline_at in locked.values_list("pk", "status", "deadline_at")
                 if status == Attempt.Status.ONGOING
             ]
-            still = [pk for pk, running in ongoing if running]
+            still = [pk for pk, running in found if running]
             _move_deadlines(still, seconds=seconds, reason=reason, actor=actor)
         extended += still
         # Too late by the server's clock: they end as their timers said.
-        attempts_expire_many(attempt_ids=[pk for pk, running in ongoing if not running], path="request")
+        attempts_expire_many(attempt_ids=[pk for pk, running in found if not running], path="request")
 
 
 def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor) -> None:
