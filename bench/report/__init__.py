@@ -27,7 +27,9 @@ def replace_between_markers(readme: Path, body: str) -> None:
 
 def write(run: dict, readme: Path, out_dir: Path) -> None:
     """Plots into `out_dir`, the tables between the markers of `readme`, the raw summary as JSON."""
-    plots(run, out_dir)
+    # Carried-over phases kept their tables but not their samples: their plots stay as drawn then.
+    carried = set(run.get("carried", {}).get("keys", []))
+    plots({key: value for key, value in run.items() if key not in carried}, out_dir)
     slim = json.loads(json.dumps(run))
     for group in ("ticks", "timeouts"):
         for r in slim.get(group, []):
