@@ -29,7 +29,7 @@ RESULT_COLUMNS = (
 def exam_results(*, exam_id: int) -> list[dict]:
     """Every attempt of the exam, oldest start first, keyed by RESULT_COLUMNS; NotFound for no exam.
 
-    `score` and `percentage` are None while an attempt is ongoing. `offline_seconds` is 0 until
+    `score` and `percentage` are None while an attempt is ongoing. `offline_seconds` is None until
     the sockets record presence.
     """
     if not Exam.objects.filter(pk=exam_id).exists():
@@ -60,7 +60,7 @@ def exam_results(*, exam_id: int) -> list[dict]:
                 "total_questions": result.total_questions,
                 "time_limit_seconds": attempt.time_limit_seconds,
                 "change_seconds": attempt.change_seconds,
-                "offline_seconds": 0,
+                "offline_seconds": None,  # empty, not 0 ("never offline"), until presence is recorded
             }
         )
     return rows

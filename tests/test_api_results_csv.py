@@ -67,7 +67,7 @@ def test_one_row_per_attempt_in_every_state(proctor):
         "total_questions": "4",
         "time_limit_seconds": "3600",
         "change_seconds": "90",
-        "offline_seconds": "0",
+        "offline_seconds": "",
     }
     done = rows[completed.pk]
     assert (done["status"], done["score"], done["percentage"], done["answered"]) == ("completed", "3", "75.0", "3")

@@ -178,6 +178,7 @@ BAD_ACCOMMODATIONS = [
     ({"time_multiplier": "1e9"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": "1e30"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": 10**30}, "time_multiplier", MULTIPLIER),
+    ({"time_multiplier": 10**400}, "time_multiplier", MULTIPLIER),  # too big for a float: was a 500
     ({"time_multiplier": "-1e30"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": "1e-30"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": 1.555}, "time_multiplier", MULTIPLIER),
@@ -194,6 +195,7 @@ BAD_ACCOMMODATIONS = [
     ({"note": 5}, "note", NOT_TEXT),
     ({"note": "a\x00b"}, "note", "Null characters are not allowed."),
     ({"time_multiplier": " 1.5"}, "time_multiplier", MULTIPLIER),
+    ({"time_multiplier": "1.5\n"}, "time_multiplier", MULTIPLIER),  # `$` alone took it, the schema does not
     ({"time_multiplier": "01.50"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": "1.500"}, "time_multiplier", MULTIPLIER),
     ({"time_multiplier": 1.0000001}, "time_multiplier", MULTIPLIER),

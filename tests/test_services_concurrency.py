@@ -64,6 +64,23 @@ def test_twenty_simultaneous_starts_make_one_attempt():
     assert attempt.status == Attempt.Status.ONGOING
 
 
+@pytest.mark.parametrize("max_attempts", [1, 2])
+def test_simultaneous_starts_with_an_attempt_limit_resume_and_are_never_refused(max_attempts):
+    # The limit counts attempts; the second of two starts must resume the first's, not count it and refuse.
+    exam = make_exam()
+    exam.max_attempts = max_attempts
+    exam.save(update_fields=["max_attempts"])
+    user = make_user()
+    clients = [api_client(user) for _ in range(STARTS)]
+    connections.close_all()
+
+    responses = run_threads(*(functools.partial(start, client, exam.pk) for client in clients))
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 1, 200: STARTS - 1}, [response.content for response in responses]
+    assert Attempt.objects.filter(user=user, exam=exam).count() == 1
+
+
 def test_an_answer_racing_the_deadline_is_stored_and_scored_or_refused():
     exam = make_exam(questions=1, marks=3)
     question = exam.questions.get()

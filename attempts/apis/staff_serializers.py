@@ -72,9 +72,11 @@ class MultiplierField(serializers.Field):
     default_error_messages = {"invalid": MULTIPLIER_PROBLEM}
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and MULTIPLIER_TEXT.search(data):
-            return Decimal(data.strip()).quantize(HUNDREDTH)
-        if isinstance(data, int | float) and not isinstance(data, bool) and math.isfinite(data) and 1 <= data <= 4:
+        # fullmatch: `$` alone would also take a trailing newline ("1.5\n"), which the schema's pattern refuses.
+        if isinstance(data, str) and MULTIPLIER_TEXT.fullmatch(data):
+            return Decimal(data).quantize(HUNDREDTH)
+        # The range first: isfinite() of an integer too big for a float raises OverflowError.
+        if isinstance(data, int | float) and not isinstance(data, bool) and 1 <= data <= 4 and math.isfinite(data):
             hundredths = round(data * 100)
             # 1.15 as JSON reads, or 115 * 0.01 as a program computed it: both are 1.15.
             if hundredths / 100 == data or hundredths * 0.01 == data:

@@ -40,6 +40,8 @@ def attempt_start(*, user, exam_id: int) -> StartResult:
         return _resume(ongoing)
     try:
         attempt = _create_attempt(user=user, exam=exam)
+    except _AlreadyOngoing as found:
+        return _resume(found.attempt)
     except IntegrityError:
         # Another request of the same user (or a proctor's reopen) won the one ongoing slot.
         ongoing = _ongoing_attempt(user=user, exam=exam)
@@ -64,17 +66,32 @@ def lock_student_row(user_id: int) -> None:
     get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True).first()
 
 
+class _AlreadyOngoing(Exception):
+    """Under the student's lock an ongoing attempt turned up: resume it, rules or not."""
+
+    def __init__(self, attempt: Attempt):
+        super().__init__(attempt.pk)
+        self.attempt = attempt
+
+
 def _create_attempt(*, user, exam: Exam) -> Attempt:
     allowance = allowance_for(user_id=user.pk, exam_id=exam.pk)
     with transaction.atomic():
         lock_student_row(user.pk)
+        # Looked for again under the lock: a second start (double click, two tabs) or a reopen that
+        # committed meanwhile must be resumed, not counted against max_attempts and refused.
+        ongoing = _ongoing_attempt(user=user, exam=exam)
+        if ongoing is not None:
+            raise _AlreadyOngoing(ongoing)
         now = timezone.now()
         policy.check_can_start(
             now=now,
             opens_at=exam.opens_at,
             closes_at=exam.closes_at,
             max_attempts=exam.max_attempts,
-            attempts_started=Attempt.objects.filter(user=user, exam=exam).count() if exam.max_attempts else 0,
+            attempts_started=(
+                Attempt.objects.filter(user=user, exam=exam).count() if exam.max_attempts is not None else 0
+            ),
             allowance=allowance,
         )
         limit = policy.time_limit_seconds(duration_minutes=exam.duration_minutes, allowance=allowance)
