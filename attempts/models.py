@@ -108,6 +108,14 @@ class Attempt(models.Model):
         help_text="This attempt's limit at its start, after accommodations and the window cap."
     )
     change_seconds = models.IntegerField(default=0, help_text="Sum of the proctors' live changes (extensions).")
+    # Presence (attempts.presence): whether a socket of the attempt is open on some process, since
+    # when (NULL: since the start), and the offline time of the intervals already closed.
+    connected = models.BooleanField(default=False, editable=False)
+    presence_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    offline_ms = models.PositiveBigIntegerField(default=0, editable=False)
+    offline_credited_seconds = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Offline time already given back by a proctor's credit."
+    )
     # True while ongoing, NULL once over. MySQL ignores the condition of a conditional
     # unique constraint, but every database treats NULLs as distinct in a unique index:
     # (user, exam, ongoing_guard) therefore allows one ongoing attempt and any number of
@@ -138,6 +146,9 @@ class Answer(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
     selected_option = models.CharField(max_length=1, choices=Option.choices)
     saved_at = models.DateTimeField(auto_now=True)
+    # When the student chose it, by the page's clock (`chosen_at` of the request): of two tabs'
+    # saves of one question, the later choice wins, whichever request arrives last.
+    chosen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["attempt", "question"], name="one_answer_per_question")]
