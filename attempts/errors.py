@@ -106,6 +106,12 @@ class AttemptEnded(DomainError):
     code = "attempt_ended"
 
 
+class NothingToCredit(DomainError):
+    status_code = 409
+    message = "There is no offline time to credit."
+    code = "nothing_to_credit"
+
+
 class AttemptRunning(DomainError):
     status_code = 409
     message = "This attempt is still running."

@@ -74,7 +74,20 @@ class AnnouncementPosted:
     by: dict | None
 
 
-Event = AttemptStarted | AnswerSaved | AttemptEnded | TimeChanged | AttemptReopened | AnnouncementPosted
+@dataclass(frozen=True)
+class PresenceChanged:
+    """The attempt's first socket opened on some process, or its last one closed (or its process died)."""
+
+    attempt_id: int
+    exam_id: int
+    connected: bool
+    offline_seconds: int  # offline so far, from its start
+    offline_since: datetime | None  # start of the offline interval now open; None while connected
+
+
+Event = (
+    AttemptStarted | AnswerSaved | AttemptEnded | TimeChanged | AttemptReopened | AnnouncementPosted | PresenceChanged
+)
 Subscriber = Callable[[Sequence[Event]], None]
 
 _subscribers: list[Subscriber] = []

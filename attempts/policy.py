@@ -59,3 +59,23 @@ def check_can_start(
         allowed = max_attempts + allowance.extra_attempts
         if attempts_started >= allowed:
             raise errors.NoAttemptsLeft(max_attempts=allowed)
+
+
+def offline_ms(
+    *,
+    offline_ms_closed: int,
+    connected: bool,
+    changed_at: datetime | None,
+    started_at: datetime,
+    ended_at: datetime | None,
+    now: datetime,
+) -> int:
+    """An attempt's offline time so far: its closed offline intervals, plus the open one while no socket is.
+
+    An attempt is offline from its start until its first socket; an ended attempt stops counting at its end.
+    """
+    if connected:
+        return offline_ms_closed
+    since = changed_at or started_at
+    until = ended_at or now
+    return offline_ms_closed + max(0, round((until - since).total_seconds() * 1000))

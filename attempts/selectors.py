@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -40,7 +40,40 @@ def attempt_row(attempt: Attempt, *, remaining_seconds: int, answered: int, tota
         "score": attempt.score,
         "time_limit_seconds": attempt.time_limit_seconds,
         "change_seconds": attempt.change_seconds,
+        **presence_of(attempt),
     }
+
+
+def presence_of(attempt: Attempt, *, now: datetime | None = None) -> dict:
+    """A proctor row's presence keys: `connected`, `offline_seconds`, `offline_since`, `offline_credited_seconds`."""
+    ongoing = attempt.status == Attempt.Status.ONGOING
+    connected = ongoing and attempt.connected
+    offline_since = None
+    if ongoing and not connected:
+        offline_since = (attempt.presence_changed_at or attempt.started_at).isoformat()
+    return {
+        "connected": connected,
+        "offline_seconds": offline_seconds_of(attempt, now=now),
+        "offline_since": offline_since,
+        "offline_credited_seconds": attempt.offline_credited_seconds,
+    }
+
+
+def offline_seconds_of(attempt: Attempt, *, now: datetime | None = None) -> int:
+    """Whole seconds the attempt was ongoing with no socket open, from its start."""
+    return offline_ms_of(attempt, now=now) // 1000
+
+
+def offline_ms_of(attempt: Attempt, *, now: datetime | None = None) -> int:
+    """Milliseconds the attempt was ongoing with no socket open, from its start (`policy.offline_ms`)."""
+    return policy.offline_ms(
+        offline_ms_closed=attempt.offline_ms,
+        connected=attempt.connected,  # an attempt that ended with a socket open ended online
+        changed_at=attempt.presence_changed_at,
+        started_at=attempt.started_at,
+        ended_at=None if attempt.status == Attempt.Status.ONGOING else attempt.ended_at,
+        now=now or timezone.now(),
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from attempts.models import Attempt
 from realtime import frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
 from realtime.groups import attempt_group, proctor_group
+from realtime.presence import LocalPresence, get_presence
 from realtime.ticker import Ticker, get_ticker
 from realtime.time_warnings import thresholds_of
 
@@ -44,6 +45,7 @@ class AttemptConsumer(JWTSocketConsumer):
         self.attempt_id: int | None = None
         self.group: str | None = None
         self.ticker: Ticker | None = None
+        self.presence: LocalPresence | None = None  # set once the socket counts as the student's page
 
     async def open(self) -> None:
         self.attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
@@ -76,6 +78,8 @@ class AttemptConsumer(JWTSocketConsumer):
             warning_minutes=thresholds_of(attempt.exam.warning_minutes),  # read with the attempt: no extra trip
             seconds_left=seconds,
         )
+        self.presence = get_presence()
+        self.presence.opened(self.attempt_id, self)
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""
@@ -115,6 +119,8 @@ class AttemptConsumer(JWTSocketConsumer):
     async def on_closing(self) -> None:
         if self.ticker is not None:
             self.ticker.unregister(self, attempt_id=self.attempt_id)
+        if self.presence is not None:
+            self.presence.closed(self.attempt_id, self)
 
     async def leave(self) -> None:
         if self.group is not None:

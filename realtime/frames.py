@@ -176,3 +176,14 @@ def proctor_announcement_frame(frame: dict, *, by: dict | None) -> dict:
 def attempt_reopened_frame(row: dict, *, by: dict | None) -> dict:
     """Proctors: an ended attempt is ongoing again (its row, as `attempt_started` has it)."""
     return {"type": "attempt_reopened", **row, "by": by}
+
+
+def presence_frame(*, attempt_id: int, connected: bool, offline_seconds: int, offline_since_ms: int | None) -> dict:
+    """Proctor socket: the attempt's page connected or went away (`offline_since`: ISO 8601, null while connected)."""
+    return {
+        "type": "presence",
+        "attempt_id": attempt_id,
+        "connected": connected,
+        "offline_seconds": offline_seconds,
+        "offline_since": None if offline_since_ms is None else iso_ms(offline_since_ms),
+    }

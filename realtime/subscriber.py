@@ -86,6 +86,15 @@ def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
             to_each, to_proctor = _announcement(event)
             to_sockets += to_each
             to_proctors.append(to_proctor)
+        elif isinstance(event, events.PresenceChanged):
+            since = None if event.offline_since is None else frames.unix_ms(event.offline_since)
+            frame = frames.presence_frame(
+                attempt_id=event.attempt_id,
+                connected=event.connected,
+                offline_seconds=event.offline_seconds,
+                offline_since_ms=since,
+            )
+            to_proctors.append(_to_proctors(event.exam_id, frame))
         elif isinstance(event, events.AttemptReopened):
             # No socket of the attempt is open: its end closed them all. The student's page resumes it.
             to_proctors.append(_to_proctors(event.exam_id, frames.attempt_reopened_frame(event.row, by=event.by)))

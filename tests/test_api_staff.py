@@ -38,6 +38,10 @@ ROW_KEYS = {
     "score",
     "time_limit_seconds",
     "change_seconds",
+    "connected",
+    "offline_seconds",
+    "offline_since",
+    "offline_credited_seconds",
 }
 ENDED = {"error": "This attempt has already ended.", "code": "attempt_ended"}
 

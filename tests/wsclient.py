@@ -15,6 +15,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from tests.factories import access_token_for
 
 ORIGIN = (b"origin", b"http://localhost")  # in the default ALLOWED_HOSTS
+BACKGROUND_FRAMES = ("tick", "presence")
 FRAME_TIMEOUT = 3.0  # generous: a tick is due within 1 s; only a failure waits this long
 
 
@@ -87,13 +88,14 @@ async def next_frame(comm: WebsocketCommunicator, timeout: float = FRAME_TIMEOUT
 
 
 async def frame_of_type(comm: WebsocketCommunicator, kind: str, *, timeout: float = FRAME_TIMEOUT) -> dict:
-    """The next frame of type `kind`, skipping ticks; fails on any other frame, a close, or the timeout."""
+    """The next frame of type `kind`, skipping ticks and `presence` (sent whenever a page comes or goes);
+    fails on any other frame, a close, or the timeout."""
     deadline = time.monotonic() + timeout
     while True:
         frame = await next_frame(comm, max(0.05, deadline - time.monotonic()))
         if frame["type"] == kind:
             return frame
-        assert frame["type"] == "tick", f"expected {kind!r}, got {frame}"
+        assert frame["type"] in BACKGROUND_FRAMES, f"expected {kind!r}, got {frame}"
 
 
 async def frames_until(comm: WebsocketCommunicator, kind: str, *, timeout: float = FRAME_TIMEOUT) -> list[dict]:

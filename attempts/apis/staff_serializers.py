@@ -153,6 +153,10 @@ class EndSerializer(serializers.Serializer):
     reason = reason_field()
 
 
+class CreditOfflineSerializer(serializers.Serializer):
+    reason = reason_field()
+
+
 class AnnouncementInputSerializer(serializers.Serializer):
     message = TextField(
         visible=True,
@@ -203,6 +207,10 @@ class ProctorRowSerializer(serializers.Serializer):
     score = serializers.IntegerField(allow_null=True, help_text="null while ongoing")
     time_limit_seconds = serializers.IntegerField(help_text="the limit at the start, after accommodations and the cap")
     change_seconds = serializers.IntegerField(help_text="the sum of the proctors' live changes")
+    connected = serializers.BooleanField(help_text="a socket of the attempt is open on some server process now")
+    offline_seconds = serializers.IntegerField(help_text="time ongoing with no socket open, from its start")
+    offline_since = UtcDateTimeField(allow_null=True, help_text="start of the offline time now running; null if none")
+    offline_credited_seconds = serializers.IntegerField(help_text="offline time already given back as extra time")
 
 
 class ProctorViewSerializer(serializers.Serializer):
@@ -217,6 +225,10 @@ class TimeChangedSerializer(serializers.Serializer):
     remaining_seconds = serializers.IntegerField()
     deadline_at = serializers.DateTimeField()
     change_seconds = serializers.IntegerField(help_text="the attempt's total of live changes, this one included")
+
+
+class CreditedSerializer(TimeChangedSerializer):
+    credited_seconds = serializers.IntegerField(help_text="the seconds this credit added")
 
 
 class ExamExtendedSerializer(serializers.Serializer):

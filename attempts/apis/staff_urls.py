@@ -18,6 +18,11 @@ urlpatterns = [
         name="proctor-exam-accommodation",
     ),
     path("attempts/<str:attempt_id>/extend/", staff_views.AttemptExtendView.as_view(), name="proctor-attempt-extend"),
+    path(
+        "attempts/<str:attempt_id>/credit-offline/",
+        staff_views.AttemptCreditOfflineView.as_view(),
+        name="proctor-attempt-credit-offline",
+    ),
     path("attempts/<str:attempt_id>/end/", staff_views.AttemptEndView.as_view(), name="proctor-attempt-end"),
     path("attempts/<str:attempt_id>/reopen/", staff_views.AttemptReopenView.as_view(), name="proctor-attempt-reopen"),
     path("attempts/<str:attempt_id>/events/", staff_views.AttemptEventsView.as_view(), name="proctor-attempt-events"),

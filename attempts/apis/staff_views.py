@@ -89,15 +89,41 @@ class AttemptExtendView(APIView):
         change = control.attempt_extend(
             actor=request.user, attempt_id=attempt.pk, **parsed_body(ss.TimeChangeSerializer, request)
         )
-        moved = change.attempt
-        body = {
-            "attempt_id": moved.pk,
-            "status": "running",
-            "remaining_seconds": clock.seconds_to(moved.deadline_at),
-            "deadline_at": moved.deadline_at,
-            "change_seconds": moved.change_seconds,
-        }
-        return Response(ss.TimeChangedSerializer(body).data)
+        return Response(ss.TimeChangedSerializer(time_changed_body(change.attempt)).data)
+
+
+def time_changed_body(moved: Attempt) -> dict:
+    """The answer to a change of one attempt's time: where its deadline stands now."""
+    return {
+        "attempt_id": moved.pk,
+        "status": "running",
+        "remaining_seconds": clock.seconds_to(moved.deadline_at),
+        "deadline_at": moved.deadline_at,
+        "change_seconds": moved.change_seconds,
+    }
+
+
+@extend_schema(tags=["proctor"])
+class AttemptCreditOfflineView(APIView):
+    @extend_schema(
+        parameters=[path_param("attempt_id")],
+        request=ss.CreditOfflineSerializer,
+        responses={
+            200: ss.CreditedSerializer,
+            409: OpenApiResponse(
+                s.ErrorSerializer, description="`attempt_ended`, or `nothing_to_credit`: no uncredited offline second"
+            ),
+            **STAFF_ERRORS,
+        },
+    )
+    def post(self, request: Request, attempt_id: str) -> Response:
+        """Give an ongoing attempt back the time its page was offline since the last credit."""
+        attempt = proctored_attempt(request, attempt_id)
+        credit = control.attempt_credit_offline(
+            actor=request.user, attempt_id=attempt.pk, **parsed_body(ss.CreditOfflineSerializer, request)
+        )
+        body = {**time_changed_body(credit.change.attempt), "credited_seconds": credit.credited_seconds}
+        return Response(ss.CreditedSerializer(body).data)
 
 
 @extend_schema(tags=["proctor"])

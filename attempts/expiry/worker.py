@@ -20,6 +20,7 @@ from attempts import timer
 from attempts.expiry import notifications, restorer, sweeper
 from attempts.expiry.batches import expire_each
 from attempts.expiry.listener import ExpiredKeyListener
+from attempts.expiry.presence_reaper import PresenceReaper
 
 logger = logging.getLogger("attempts.expiry")
 
@@ -89,6 +90,8 @@ class ExpiryWorker:
         if not self.start_up():
             return
         self._connect_listener()
+        reaper = PresenceReaper(stop=self.stop)
+        reaper.start()
         logger.info(
             "expiry worker ready: sweep every %.2f s, restore every %.0f s", self.sweep_interval, self.restore_interval
         )
@@ -96,6 +99,8 @@ class ExpiryWorker:
             while not self.stop.is_set():
                 self.run_once()
         finally:
+            self.stop.set()
+            reaper.join(timeout=5)
             self._listener.close()
             close_old_connections()
             logger.info("expiry worker stopped")

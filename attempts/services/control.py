@@ -26,7 +26,7 @@ from django.utils import timezone
 from attempts import audit, clock, errors, events, timer
 from attempts.models import Announcement, Attempt, Exam, Question
 from attempts.scoring import score_of
-from attempts.selectors import attempt_row
+from attempts.selectors import attempt_row, offline_ms_of, offline_seconds_of
 from attempts.services.expire import (
     attempt_expire,
     attempts_expire_many,
@@ -63,6 +63,38 @@ def attempt_extend(*, actor, attempt_id: int, seconds: int, reason: str = "") ->
             return TimeChange(attempt=attempt, change_seconds=seconds)
     if ran_out:
         # Too late by the server's clock: the attempt ends as its timer said (idempotent).
+        attempt_expire(attempt_id=attempt_id, path="request")
+    raise errors.AttemptEnded()
+
+
+# The reason a credit gives the student when the proctor writes none.
+CREDIT_REASON = "Offline time credited"
+
+
+@dataclass(frozen=True)
+class Credit:
+    change: TimeChange
+    credited_seconds: int  # this credit
+
+
+def attempt_credit_offline(*, actor, attempt_id: int, reason: str = "") -> Credit:
+    """Extend an ongoing attempt by its offline time not credited yet; NothingToCredit below one second."""
+    with deadlines_held([attempt_id]), transaction.atomic():
+        lock_attempt_row(attempt_id)  # two proctors crediting at once: the second finds nothing left
+        attempt = Attempt.objects.select_related("exam").filter(pk=attempt_id).first()
+        if attempt is None:
+            raise errors.NotFound()
+        ran_out = attempt.status == Attempt.Status.ONGOING and attempt.deadline_at <= timezone.now()
+        if attempt.status == Attempt.Status.ONGOING and not ran_out:
+            offline = offline_seconds_of(attempt)
+            seconds = offline - attempt.offline_credited_seconds
+            if seconds < 1:
+                raise errors.NothingToCredit()
+            Attempt.objects.filter(pk=attempt.pk).update(offline_credited_seconds=offline)
+            _move_deadlines([attempt.pk], seconds=seconds, reason=reason or CREDIT_REASON, actor=actor)
+            attempt.refresh_from_db()
+            return Credit(change=TimeChange(attempt=attempt, change_seconds=seconds), credited_seconds=seconds)
+    if ran_out:
         attempt_expire(attempt_id=attempt_id, path="request")
     raise errors.AttemptEnded()
 
@@ -172,7 +204,8 @@ def attempt_reopen(*, actor, attempt_id: int, seconds: int, reason: str = "") ->
         if attempt.status == Attempt.Status.ONGOING:
             raise errors.AttemptRunning()
         lock_student_row(attempt.user_id)  # orders this reopen against the student's own start
-        deadline_at = timezone.now() + timedelta(seconds=seconds)
+        now = timezone.now()
+        deadline_at = now + timedelta(seconds=seconds)
         try:
             with transaction.atomic():  # a savepoint: the unique index refuses a second ongoing attempt
                 Attempt.objects.filter(pk=attempt.pk).update(
@@ -181,6 +214,11 @@ def attempt_reopen(*, actor, attempt_id: int, seconds: int, reason: str = "") ->
                     ended_at=None,
                     score=None,
                     deadline_at=deadline_at,
+                    # Offline time counted to its end is kept; the time it was over is not offline
+                    # time. Its sockets closed at the end: offline again from now until one opens.
+                    offline_ms=offline_ms_of(attempt, now=now),
+                    connected=False,
+                    presence_changed_at=now,
                 )
         except IntegrityError:
             raise errors.OtherAttemptRunning() from None

@@ -1,0 +1,145 @@
+"""Which attempts have a socket open on some server process: the presence registry in Redis.
+
+Three kinds of keys, all under one hash tag so a Redis Cluster keeps them in one slot:
+
+- `procs`: a hash, server process id -> its last heartbeat (Redis clock, Unix ms);
+- `attempt:<id>`: a hash, process id -> 1 for each process with a socket of the attempt open;
+- `proc:<process id>`: a set of the attempts that process has sockets of (to clean up after it).
+
+A server process writes only when its own first socket of an attempt opens or its last one
+closes, and beats every HEARTBEAT_SECONDS (`realtime.presence`): the cost is per transition
+and per process, not per socket per second. A process that stops beating for
+DEAD_AFTER_SECONDS (SIGKILL, a hung host) is swept by the expiry worker (`reap_dead`), which
+takes its sockets out of every attempt in one script, so two workers never both reap it.
+A process that beats again after being reaped, or after Redis lost its data, is told so
+(`beat` answers `fresh`) and writes all of its attempts again.
+
+What the database records (connected, offline time) follows from this registry in
+`services.presence`; the registry is the truth only about "now".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from attempts import timer
+
+HEARTBEAT_SECONDS = 0.5
+# Three and a half missed beats: a busy event loop is late by a few hundred ms at worst
+# (bench), and a process reaped by mistake only writes its attempts again on its next beat.
+DEAD_AFTER_SECONDS = 1.75
+
+
+class PresenceUnavailable(Exception):
+    """Redis could not be reached."""
+
+
+def _prefix() -> str:
+    return f"{settings.TIMER_KEY_PREFIX}{{presence}}:"
+
+
+def procs_key() -> str:
+    return _prefix() + "procs"
+
+
+def attempt_key(attempt_id: int) -> str:
+    return f"{_prefix()}attempt:{attempt_id}"
+
+
+def proc_key(process_id: str) -> str:
+    return f"{_prefix()}proc:{process_id}"
+
+
+# KEYS[1] procs, KEYS[2] this process's set. ARGV: process id, attempt key prefix, then pairs
+# (attempt id, "1" open / "0" closed). Beats, applies the pairs, answers [fresh, HLEN per pair].
+_BEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {redis.call('HSET', KEYS[1], ARGV[1], now)}
+for i = 3, #ARGV, 2 do
+  local key = ARGV[2] .. ARGV[i]
+  if ARGV[i + 1] == '1' then
+    redis.call('HSET', key, ARGV[1], 1)
+    redis.call('SADD', KEYS[2], ARGV[i])
+  else
+    redis.call('HDEL', key, ARGV[1])
+    redis.call('SREM', KEYS[2], ARGV[i])
+  end
+  out[#out + 1] = redis.call('HLEN', key)
+end
+return out
+"""
+
+# KEYS[1] procs. ARGV: dead-after ms, process set prefix, attempt key prefix. Removes every
+# process silent for longer than dead-after; answers the attempts left with no socket at all,
+# each followed by the dead process's last beat.
+_REAP = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local proc, seen = all[i], tonumber(all[i + 1])
+  if now - seen > tonumber(ARGV[1]) then
+    local set = ARGV[2] .. proc
+    for _, attempt in ipairs(redis.call('SMEMBERS', set)) do
+      local key = ARGV[3] .. attempt
+      redis.call('HDEL', key, proc)
+      if redis.call('HLEN', key) == 0 then
+        out[#out + 1] = attempt
+        out[#out + 1] = seen
+      end
+    end
+    redis.call('DEL', set)
+    redis.call('HDEL', KEYS[1], proc)
+  end
+end
+return out
+"""
+
+
+@dataclass(frozen=True)
+class Beat:
+    fresh: bool  # the registry did not know this process: it must write all of its attempts again
+    sockets_left: dict[int, int]  # attempt id -> processes with a socket of it, after this beat's changes
+
+
+async def abeat(process_id: str, changes: dict[int, bool]) -> Beat:
+    """Heartbeat of a server process, with its attempts whose first socket opened (True) or last closed (False)."""
+    args: list[str | int] = [process_id, _prefix() + "attempt:"]
+    for attempt_id, is_open in changes.items():
+        args += [attempt_id, "1" if is_open else "0"]
+    try:
+        reply = await timer.async_client().eval(_BEAT, 2, procs_key(), proc_key(process_id), *args)
+    except (*timer.REDIS_ERRORS, OSError) as exc:
+        raise PresenceUnavailable(str(exc)) from exc
+    return Beat(fresh=bool(reply[0]), sockets_left=dict(zip(changes, map(int, reply[1:]), strict=True)))
+
+
+def reap_dead() -> dict[int, int]:
+    """Remove the processes that stopped beating; the attempts they leave with no socket -> last beat (Unix ms)."""
+    try:
+        reply = timer.client().eval(
+            _REAP, 1, procs_key(), round(DEAD_AFTER_SECONDS * 1000), _prefix() + "proc:", _prefix() + "attempt:"
+        )
+    except (*timer.REDIS_ERRORS, OSError) as exc:
+        raise PresenceUnavailable(str(exc)) from exc
+    return {int(reply[i]): int(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+
+def connected_many(attempt_ids: Iterable[int]) -> dict[int, bool]:
+    """Whether each attempt has a socket open on some live process now, in one round trip."""
+    ids = list(attempt_ids)
+    if not ids:
+        return {}
+    try:
+        with timer.client().pipeline(transaction=False) as pipe:
+            for attempt_id in ids:
+                pipe.hlen(attempt_key(attempt_id))
+            replies = pipe.execute()
+    except (*timer.REDIS_ERRORS, OSError) as exc:
+        raise PresenceUnavailable(str(exc)) from exc
+    return {attempt_id: count > 0 for attempt_id, count in zip(ids, replies, strict=True)}

@@ -1,0 +1,123 @@
+"""The permanent record of presence: whether an attempt is connected, and its offline time.
+
+`settle` brings the stored state of some attempts in line with the registry in Redis
+(`attempts.presence`). It is idempotent and reads the registry under the attempts' row locks,
+so two processes settling one attempt at once (a socket closing on one while another opens on
+a second, a worker reaping a dead process) are ordered by the lock, and the second one sees
+the registry as the first left it: the stored state never ends up the opposite of the
+registry's, whatever order the callers run in. Only ongoing attempts change: one that ended
+keeps what it was at its end, and its offline time stops counting there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from attempts import audit, events, presence, selectors
+from attempts.models import Attempt
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Settled:
+    changed: list[int]  # attempts whose stored presence changed
+    busy: list[int]  # attempts another transaction held locked: settle them again shortly
+
+
+def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = None) -> Settled:
+    """Record the presence transitions the registry shows for these attempts.
+
+    `gone_at`: attempt id -> Unix ms of the last heartbeat of a dead process that held its last
+    socket, the moment it counts as offline since (otherwise: now). Raises PresenceUnavailable
+    when Redis does not answer (nothing is written then).
+
+    Rows locked by another transaction (an answer being saved, an expiry) are skipped, not
+    waited for, and answered as `busy`: the callers run on a thread that must not stall.
+    """
+    ids = sorted(set(attempt_ids))
+    if not ids:
+        return Settled(changed=[], busy=[])
+    gone_at = gone_at or {}
+    changed: list[int] = []
+    with transaction.atomic():
+        # Locked in key order through the primary key, as every batch transition does.
+        attempts = list(
+            Attempt.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .only("pk", "exam_id", "status", "started_at", "connected", "presence_changed_at", "offline_ms")
+        )
+        locked = {attempt.pk for attempt in attempts}
+        # Not locked here: held by another transaction, or gone (a plain read tells which).
+        busy = (
+            list(Attempt.objects.filter(pk__in=set(ids) - locked).values_list("pk", flat=True))
+            if len(locked) < len(ids)
+            else []
+        )
+        attempts = [attempt for attempt in attempts if attempt.status == Attempt.Status.ONGOING]
+        live = presence.connected_many(attempt.pk for attempt in attempts)
+        now = timezone.now()
+        for attempt in attempts:
+            if live[attempt.pk] == attempt.connected:
+                continue
+            moment = _moment(attempt, gone_at.get(attempt.pk), now)
+            _apply(attempt, connected=live[attempt.pk], at=moment, reason=_reason(attempt.pk, gone_at))
+            changed.append(attempt.pk)
+        events.announce_on_commit(
+            [
+                events.PresenceChanged(
+                    attempt_id=attempt.pk,
+                    exam_id=attempt.exam_id,
+                    connected=attempt.connected,
+                    offline_seconds=selectors.offline_seconds_of(attempt, now=now),
+                    offline_since=None if attempt.connected else attempt.presence_changed_at,
+                )
+                for attempt in attempts
+                if attempt.pk in changed
+            ]
+        )
+    return Settled(changed=changed, busy=busy)
+
+
+def _moment(attempt: Attempt, gone_ms: int | None, now: datetime) -> datetime:
+    """When the change happened: now, or a dead process's last beat; never before the previous change."""
+    moment = now if gone_ms is None else datetime.fromtimestamp(gone_ms / 1000, UTC)
+    earliest = attempt.presence_changed_at or attempt.started_at
+    return min(max(moment, earliest), now)
+
+
+def _reason(attempt_id: int, gone_at: Mapping[int, int]) -> str:
+    return "server_gone" if attempt_id in gone_at else "closed"
+
+
+def _apply(attempt: Attempt, *, connected: bool, at: datetime, reason: str) -> None:
+    """Store one transition of a locked, ongoing attempt, and its audit row."""
+    if connected:
+        since = attempt.presence_changed_at or attempt.started_at
+        offline_ms = max(0, round((at - since) / timedelta(milliseconds=1)))
+        attempt.offline_ms += offline_ms
+        audit.record(attempt.pk, audit.Kind.CONNECTED, offline_seconds=round(offline_ms / 1000))
+    else:
+        audit.record(attempt.pk, audit.Kind.DISCONNECTED, reason=reason)
+    attempt.connected = connected
+    attempt.presence_changed_at = at
+    Attempt.objects.filter(pk=attempt.pk).update(
+        connected=connected, presence_changed_at=at, offline_ms=attempt.offline_ms
+    )
+
+
+def mismatched(limit: int = 10_000) -> list[int]:
+    """Ongoing attempts whose stored presence differs from the registry's (a transition whose settle
+    failed, or a registry Redis lost): what the expiry worker settles now and then."""
+    stored = dict(
+        Attempt.objects.filter(status=Attempt.Status.ONGOING).order_by("pk").values_list("pk", "connected")[:limit]
+    )
+    live = presence.connected_many(stored)
+    return [pk for pk, connected in stored.items() if live[pk] != connected]

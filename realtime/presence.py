@@ -1,0 +1,176 @@
+"""This process's side of presence: its open attempt sockets, its heartbeat, and the settling.
+
+Consumers call `opened`/`closed` (synchronous, never suspending). Only the first socket of an
+attempt on this process and its last one are news to the registry; they are batched into the
+next heartbeat (`attempts.presence.abeat`), sent at once when there is news and at least every
+HEARTBEAT_SECONDS otherwise. Each attempt whose last socket anywhere closed, or whose first
+opened, is then settled in the database (`services.presence.settle`) by a second task, so a
+slow or unreachable database never delays a heartbeat (a late heartbeat would make the
+expiry worker take this process for dead). What fails is tried again on the next round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import DatabaseError, InterfaceError, close_old_connections
+
+from attempts import presence
+from attempts.services.presence import Settled, settle
+
+logger = logging.getLogger(__name__)
+
+# Longest wait between two tries of a database that failed to settle.
+SETTLE_RETRY_SECONDS = 1.0
+# An attempt whose row another transaction held (an answer being saved) is tried again after this.
+BUSY_RETRY_SECONDS = 0.1
+
+
+class LocalPresence:
+    """The attempts with a socket open on this process, kept in the registry while the process lives."""
+
+    def __init__(self) -> None:
+        self.process_id = uuid.uuid4().hex
+        self._sockets: dict[int, set[object]] = {}
+        self._news: set[int] = set()  # attempts whose first socket opened or last closed here, not yet sent
+        self._unsettled: set[int] = set()  # attempts to settle in the database
+        self._news_arrived = asyncio.Event()
+        self._unsettled_arrived = asyncio.Event()
+        self._beating: asyncio.Task | None = None
+        self._settling: asyncio.Task | None = None
+        self.beats = 0  # heartbeats that reached Redis (tests read it)
+
+    def opened(self, attempt_id: int, socket: object) -> None:
+        sockets = self._sockets.setdefault(attempt_id, set())
+        if not sockets:
+            self._tell(attempt_id)
+        sockets.add(socket)
+
+    def closed(self, attempt_id: int, socket: object) -> None:
+        sockets = self._sockets.get(attempt_id)
+        if sockets is None or socket not in sockets:
+            return  # closing runs more than once per socket
+        sockets.discard(socket)
+        if not sockets:
+            del self._sockets[attempt_id]
+            self._tell(attempt_id)
+
+    def _tell(self, attempt_id: int) -> None:
+        self._news.add(attempt_id)
+        self._news_arrived.set()
+        self._keep_running()
+
+    def _keep_running(self) -> None:
+        """Start the heartbeat and the settling if they stopped (they stop when there is nothing to do)."""
+        loop = asyncio.get_running_loop()
+        if self._beating is None or self._beating.done():
+            self._beating = loop.create_task(self._beat_forever(), name="presence-heartbeat")
+        if self._settling is None or self._settling.done():
+            self._settling = loop.create_task(self._settle_forever(), name="presence-settle")
+
+    def _idle(self) -> bool:
+        return not (self._sockets or self._news or self._unsettled)
+
+    async def _beat_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            # Woken by news, or by the timer: a plain Event wait, no wait_for (cancelled cleanly).
+            timer = loop.call_later(presence.HEARTBEAT_SECONDS, self._news_arrived.set)
+            await self._news_arrived.wait()
+            timer.cancel()
+            self._news_arrived.clear()
+            await self._beat()
+            if self._idle() or _cancelled():
+                return  # restarted by the next socket; the worker reaps this process's entry meanwhile
+
+    async def _beat(self) -> None:
+        news, self._news = self._news, set()
+        changes = {attempt_id: attempt_id in self._sockets for attempt_id in news}
+        try:
+            beat = await presence.abeat(self.process_id, changes)
+        except presence.PresenceUnavailable as exc:
+            self._news |= news  # sent with the next beat that gets through
+            logger.warning("presence heartbeat failed, Redis unreachable: %s", exc)
+            return
+        except Exception:
+            self._news |= news
+            logger.exception("presence heartbeat failed")
+            return
+        self.beats += 1
+        if beat.fresh and self.beats > 1:
+            # Reaped while alive, or Redis lost its data: write every attempt again.
+            logger.info("presence registry did not know process %s: writing its attempts again", self.process_id)
+            self._news |= set(self._sockets)
+            self._news_arrived.set()
+        # Settled only where this change may have turned the attempt on or off as a whole;
+        # a second tab, or a tab on another process, changes nothing to record.
+        for attempt_id, sockets_left in beat.sockets_left.items():
+            if sockets_left == (1 if changes[attempt_id] else 0):
+                self._unsettled.add(attempt_id)
+        # Also when there is nothing to settle: an idle settler wakes to stop.
+        self._unsettled_arrived.set()
+
+    async def _settle_forever(self) -> None:
+        while True:
+            await self._unsettled_arrived.wait()
+            self._unsettled_arrived.clear()
+            if _cancelled():
+                return
+            if not self._unsettled:
+                if self._idle():
+                    return
+                continue
+            batch, self._unsettled = self._unsettled, set()
+            try:
+                settled = await asyncio.get_running_loop().run_in_executor(_settle_thread, _settle, batch)
+                if settled.busy:
+                    await self._retry_later(set(settled.busy), BUSY_RETRY_SECONDS)
+            except (DatabaseError, InterfaceError, presence.PresenceUnavailable) as exc:
+                logger.warning("presence of %d attempts not settled: %s", len(batch), exc)
+                await self._retry_later(batch)
+            except Exception:
+                logger.exception("presence of %d attempts not settled", len(batch))
+                await self._retry_later(batch)
+
+    async def _retry_later(self, batch: set[int], delay: float = SETTLE_RETRY_SECONDS) -> None:
+        self._unsettled |= batch
+        await asyncio.sleep(delay)
+        self._unsettled_arrived.set()
+
+
+def _cancelled() -> bool:
+    """True once the loop asked this task to stop, even if a library it awaited swallowed the
+    CancelledError (a Redis command cancelled mid-flight can surface as a timeout)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+# The settling's own thread and database connection, not the process's database thread
+# (`database_sync_to_async`): a settle neither queues behind the sockets' reads nor holds
+# them up, and a loop shutting down never waits on a thread that is gone.
+_settle_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-settle")
+
+
+def _settle(batch: set[int]) -> Settled:
+    close_old_connections()
+    try:
+        return settle(batch)
+    finally:
+        close_old_connections()
+
+
+# One per event loop: a server process has one loop; tests start a loop per test.
+_presences: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LocalPresence] = weakref.WeakKeyDictionary()
+
+
+def get_presence() -> LocalPresence:
+    """The presence of the running event loop (this process's, under daphne)."""
+    loop = asyncio.get_running_loop()
+    local = _presences.get(loop)
+    if local is None:
+        local = _presences[loop] = LocalPresence()
+    return local
