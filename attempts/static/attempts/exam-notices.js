@@ -97,10 +97,10 @@
     head.append(element("strong", null, "Announcement from the proctor"));
     const at = timeOf(item.created_at);
     if (at) head.append(" ", element("span", "announcement-time", "at " + at));
-    const message = element("p", "announcement-message", item.message);
+    const body = element("div", "announcement-body");
+    body.append(head, element("p", "announcement-message", item.message));
     banner.append(
-      head,
-      message,
+      body,
       dismissButton("announcement " + item.message, () => {
         rememberDismissed(item.id);
         delete shownAnnouncements[item.id];
