@@ -124,6 +124,22 @@ class OtherAttemptRunning(DomainError):
     code = "other_attempt_running"
 
 
+class AnswerSuperseded(DomainError):
+    """Another tab saved a choice for this question that was made later than this request's (`chosen_at`)."""
+
+    status_code = 409
+    message = "A newer choice for this question was saved from another tab."
+    code = "answer_superseded"
+
+    def __init__(self, *, question_id: int, selected_option: str):
+        super().__init__()
+        self.question_id = question_id
+        self.selected_option = selected_option  # the stored choice, which stays
+
+    def extra(self) -> dict:
+        return {"question_id": self.question_id, "selected_option": self.selected_option}
+
+
 # Codes of errors that are not domain errors: bad input, and DRF's own refusals keep DRF's code
 # (`not_authenticated`, `authentication_failed`, `token_not_valid`, `method_not_allowed`,
 # `unsupported_media_type`, `parse_error`, `throttled`, `permission_denied`).

@@ -30,6 +30,8 @@ class AnswerSaved:
     exam_id: int
     status: str
     answered: int  # questions of the attempt with an answer now
+    question_id: int
+    selected_option: str  # the choice stored now: every open tab of the attempt shows it
 
 
 @dataclass(frozen=True)

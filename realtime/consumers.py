@@ -97,6 +97,10 @@ class AttemptConsumer(JWTSocketConsumer):
         """Channel-layer `attempt.announcement`: forward a proctor's announcement."""
         await self.send_frame(message["frame"])
 
+    async def attempt_answer_saved(self, message: dict) -> None:
+        """Channel-layer `attempt.answer_saved`: a choice saved from any tab, so this tab shows it too."""
+        await self.send_frame(message["frame"])
+
     async def attempt_over(self, status: str | None) -> None:
         """The attempt ended with `status` (None: it is gone): last frame, then close.
 

@@ -13,7 +13,11 @@ def protocol(request) -> dict:
     return {
         "protocol": {
             "close": ws.close_codes(),
-            "messages": {"timeout": texts.TIMEOUT_MESSAGE, "completed": texts.COMPLETED_MESSAGE},
+            "messages": {
+                "timeout": texts.TIMEOUT_MESSAGE,
+                "completed": texts.COMPLETED_MESSAGE,
+                "ended_by_proctor": texts.ENDED_BY_PROCTOR_MESSAGE,  # a `completed` frame's, when a proctor ended it
+            },
             "errors": errors.all_codes(),
         }
     }

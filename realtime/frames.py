@@ -127,6 +127,19 @@ def answer_saved_frame(*, attempt_id: int, status: str, answered: int) -> dict:
     return {"type": "answer_saved", "attempt_id": attempt_id, "status": status, "answered": answered}
 
 
+def attempt_answer_saved_frame(*, attempt_id: int, question_id: int, selected_option: str) -> dict:
+    """The attempt's sockets: a choice was saved (from any tab), so that every open tab shows it.
+
+    Not the proctors' `answer_saved`: a student's other tabs need the choice, a dashboard only the count.
+    """
+    return {
+        "type": "answer_saved",
+        "attempt_id": attempt_id,
+        "question_id": question_id,
+        "selected_option": selected_option,
+    }
+
+
 def result_frame(
     *, attempt_id: int, status: str, score: int, percentage: float, total_marks: int, by: dict | None = None
 ) -> dict:

@@ -57,6 +57,14 @@ def _announcement(event: events.AnnouncementPosted) -> tuple[list[tuple[str, dic
     return to_sockets, _to_proctors(event.exam_id, frames.proctor_announcement_frame(frame, by=event.by))
 
 
+def _answer_to_tabs(event: events.AnswerSaved) -> tuple[str, dict]:
+    """Every open tab of the attempt (the saving one too, which knows already) shows the stored choice."""
+    frame = frames.attempt_answer_saved_frame(
+        attempt_id=event.attempt_id, question_id=event.question_id, selected_option=event.selected_option
+    )
+    return attempt_group(event.attempt_id), {"type": "attempt.answer_saved", "frame": frame}
+
+
 def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
     """The (group, message) pairs that tell sockets and dashboards about `batch`, sockets first."""
     to_sockets, to_proctors = [], []
@@ -64,6 +72,7 @@ def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
         if isinstance(event, events.AttemptStarted):
             to_proctors.append(_to_proctors(event.exam_id, frames.attempt_started_frame(event.row)))
         elif isinstance(event, events.AnswerSaved):
+            to_sockets.append(_answer_to_tabs(event))
             frame = frames.answer_saved_frame(attempt_id=event.attempt_id, status=event.status, answered=event.answered)
             to_proctors.append(_to_proctors(event.exam_id, frame))
         elif isinstance(event, events.AttemptEnded):

@@ -18,6 +18,7 @@ from tests.wsclient import (
     close_code,
     first_output,
     frame_of_type,
+    frames_until,
     next_frame,
     next_output,
     open_socket,
@@ -237,4 +238,28 @@ async def test_two_sockets_of_one_attempt_both_tick_and_both_close_on_submit(att
     for comm in (first, second):
         assert (await frame_of_type(comm, "completed"))["status"] == "completed"
         assert await close_code(comm) == 1000
+        await comm.disconnect()
+
+
+@async_test
+async def test_a_saved_answer_reaches_every_socket_of_the_attempt_and_no_other(exam, attempt, student, other_student):
+    """Two tabs of one attempt both hear the choice one of them saved; another student's socket hears nothing."""
+    tabs = [await open_socket(attempt_path(attempt.pk), student) for _ in range(2)]
+    other = await database_sync_to_async(start_attempt)(other_student, exam)
+    elsewhere = await open_socket(attempt_path(other.pk), other_student)
+    for comm in (*tabs, elsewhere):
+        await next_frame(comm)
+    question = await database_sync_to_async(lambda: exam.questions.order_by("id").first())()
+
+    await database_sync_to_async(services.answer_save)(
+        user=student, attempt_id=attempt.pk, question_id=question.pk, selected_option="C"
+    )
+    expected = {"type": "answer_saved", "attempt_id": attempt.pk, "question_id": question.pk, "selected_option": "C"}
+    for comm in tabs:
+        assert await frame_of_type(comm, "answer_saved", timeout=1.0) == expected
+    # Anything sent to the other attempt's socket before its pong came before the pong.
+    await elsewhere.send_to(text_data='{"type": "ping"}')
+    before_pong = await frames_until(elsewhere, "pong")
+    assert "answer_saved" not in [frame["type"] for frame in before_pong]
+    for comm in (*tabs, elsewhere):
         await comm.disconnect()

@@ -14,7 +14,7 @@ from realtime.subscriber import messages_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ENDED = events.AttemptEnded(attempt_id=7, exam_id=3, status="timeout", score=2, percentage=50.0, total_marks=4)
-SAVED = events.AnswerSaved(attempt_id=7, exam_id=3, status="ongoing", answered=1)
+SAVED = events.AnswerSaved(attempt_id=7, exam_id=3, status="ongoing", answered=1, question_id=40, selected_option="C")
 
 
 @pytest.fixture
@@ -60,9 +60,25 @@ def test_the_socket_app_subscribed_when_django_started():
 def test_an_end_reaches_the_attempts_sockets_before_its_proctors():
     messages = messages_for([SAVED, ENDED])
 
-    assert [group for group, _ in messages] == [attempt_group(7), proctor_group(3), proctor_group(3)]
-    assert messages[0][1]["frame"]["type"] == "timeout"
-    assert [message["frame"]["type"] for _, message in messages[1:]] == ["answer_saved", "attempt_timeout"]
+    assert [group for group, _ in messages] == [attempt_group(7)] * 2 + [proctor_group(3)] * 2
+    assert [message["frame"]["type"] for _, message in messages[:2]] == ["answer_saved", "timeout"]
+    assert [message["frame"]["type"] for _, message in messages[2:]] == ["answer_saved", "attempt_timeout"]
+
+
+def test_a_saved_answer_tells_every_tab_the_choice_and_the_proctors_the_count_only():
+    (tabs, to_tabs), (proctors, to_proctors) = messages_for([SAVED])
+
+    assert (tabs, to_tabs) == (
+        attempt_group(7),
+        {
+            "type": "attempt.answer_saved",
+            "frame": {"type": "answer_saved", "attempt_id": 7, "question_id": 40, "selected_option": "C"},
+        },
+    )
+    assert (proctors, to_proctors["frame"]) == (
+        proctor_group(3),
+        {"type": "answer_saved", "attempt_id": 7, "status": "ongoing", "answered": 1},
+    )
 
 
 PROCTOR = {"id": 11, "username": "proctor"}

@@ -27,7 +27,11 @@ def test_every_page_carries_the_servers_own_constants(page, client):
     assert rendered["close"]["TIMEOUT"] == protocol.CLOSE_TIMEOUT == 4408
     assert rendered["close"]["NOT_FOUND"] == protocol.CLOSE_NOT_FOUND
     assert set(rendered["close"].values()) == {1000, 1008, 1009, 4401, 4403, 4404, 4408}
-    assert rendered["messages"] == {"timeout": texts.TIMEOUT_MESSAGE, "completed": texts.COMPLETED_MESSAGE}
+    assert rendered["messages"] == {
+        "timeout": texts.TIMEOUT_MESSAGE,
+        "completed": texts.COMPLETED_MESSAGE,
+        "ended_by_proctor": texts.ENDED_BY_PROCTOR_MESSAGE,
+    }
     assert rendered["errors"]["TimeExpired"] == "time_expired"
 
 

@@ -1,5 +1,7 @@
 """Input parsing and output shapes of the REST API."""
 
+import re
+
 from rest_framework import serializers
 
 from attempts.models import Option, Question
@@ -45,10 +47,33 @@ class AttemptIdSerializer(serializers.Serializer):
     attempt_id = id_field(from_path=True)
 
 
+# A date, a time and an explicit offset: a moment, not a wall-clock reading in some unknown zone.
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})", re.ASCII)
+
+
+class MomentField(serializers.DateTimeField):
+    """An ISO 8601 date and time with its offset (`Z` or `±hh:mm`), as a string; nothing else is guessed at."""
+
+    default_error_messages = {
+        "moment": "Give an ISO 8601 date and time with its offset, e.g. 2026-12-01T09:30:00.000Z.",
+    }
+
+    def to_internal_value(self, value):
+        if not (isinstance(value, str) and _MOMENT.fullmatch(value)):
+            self.fail("moment")
+        return super().to_internal_value(value)
+
+
 class SubmitAnswerSerializer(serializers.Serializer):
     attempt_id = id_field()
     question_id = id_field()
     selected_option = serializers.ChoiceField(choices=Option.values)
+    chosen_at = MomentField(
+        required=False,
+        allow_null=True,
+        help_text="When the student made this choice, by the page's clock. Of two saves of one question, "
+        "the later choice wins: an older one is refused with 409 answer_superseded.",
+    )
 
 
 class StartResponseSerializer(serializers.Serializer):
@@ -137,3 +162,10 @@ class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="For people; may be reworded.")
     code = serializers.CharField(help_text="Stable and machine-readable: clients switch on this (docs/api.md).")
     fields = serializers.DictField(required=False, help_text="Bad input: the problems of each field.")
+
+
+class SupersededSerializer(ErrorSerializer):
+    """409 answer_superseded: what the server keeps for the question instead."""
+
+    question_id = serializers.IntegerField()
+    selected_option = serializers.CharField(help_text="The stored choice, made later than the refused one.")

@@ -135,6 +135,10 @@ class SubmitAnswerView(APIView):
         request=s.SubmitAnswerSerializer,
         responses={
             200: s.AnswerResponseSerializer,
+            409: OpenApiResponse(
+                s.SupersededSerializer,
+                description="answer_superseded: a choice made later was saved from another tab; it stays",
+            ),
             410: OpenApiResponse(s.ErrorSerializer, description="Time expired"),
             **ERRORS,
         },

@@ -26,9 +26,13 @@
   // More time than the estimate by over this is time given back, not a value delivered late;
   // under it, a rounding (the start reply's whole seconds) or a slow delivery.
   const GIVEN_BACK_MS = 1000;
+  // After a proctor's change, a tick the server read just before it may still arrive: for this
+  // long, a value that would undo the change (off by more than GIVEN_BACK_MS) is not taken.
+  const STALE_AFTER_JUMP_MS = 2000;
 
   let deadlineAt = null; // the deadline estimate, on performance.now()'s clock
   let lockTimer = null;
+  let jumpedAt = -Infinity; // performance.now() of the last proctor's change
 
   /** Milliseconds left by the page's clock, or null before the server said any. */
   function msLeft() {
@@ -47,8 +51,12 @@
    * back (the estimate moved later); a value that is only late is absorbed by the minimum.
    */
   function observe(remainingMs) {
-    const estimate = performance.now() + Math.max(0, Number(remainingMs) || 0);
+    const now = performance.now();
+    const estimate = now + Math.max(0, Number(remainingMs) || 0);
     let givenBack = false;
+    if (deadlineAt !== null && Math.abs(estimate - deadlineAt) > GIVEN_BACK_MS && now - jumpedAt < STALE_AFTER_JUMP_MS) {
+      return false; // read before the change the page has just taken
+    }
     if (deadlineAt === null || estimate < deadlineAt) {
       deadlineAt = estimate;
     } else if (estimate > deadlineAt + GIVEN_BACK_MS) {
@@ -58,6 +66,24 @@
     scheduleLock();
     draw();
     return givenBack;
+  }
+
+  /**
+   * A proctor moved the deadline by `changeMs` (negative: earlier); the server had `remainingMs`
+   * left (whole seconds, rounded up) when it sent that. The countdown jumps at once: to the old
+   * estimate moved by the change (as exact as that estimate was), but never past what the
+   * server said is left, so that a change the ticks had already brought is not counted twice.
+   * Returns true when that gave time back.
+   */
+  function jump(changeMs, remainingMs) {
+    const now = performance.now();
+    const told = now + Math.max(0, Number(remainingMs) || 0);
+    const before = deadlineAt;
+    deadlineAt = before === null ? told : Math.max(now, Math.min(before + changeMs, told));
+    jumpedAt = now;
+    scheduleLock();
+    draw();
+    return before !== null && deadlineAt > before;
   }
 
   /** The attempt ended: the clock shows zero. */
@@ -96,9 +122,11 @@
     // Crossing the line says the round number; arriving below it (a resume) says "less than".
     const crossed = before === "normal" || (before === "warning" && level === "danger");
     if (level === "warning") {
-      E.view.announce(crossed && whole >= WARNING_SECONDS - 10 ? "5 minutes left." : "Less than 5 minutes left.");
+      const text = crossed && whole >= WARNING_SECONDS - 10 ? "5 minutes left." : "Less than 5 minutes left.";
+      E.view.announce(text, { once: true });
     } else if (level === "danger") {
-      E.view.announce(crossed && whole >= DANGER_SECONDS - 10 ? "1 minute left." : "Less than 1 minute left.");
+      const text = crossed && whole >= DANGER_SECONDS - 10 ? "1 minute left." : "Less than 1 minute left.";
+      E.view.announce(text, { once: true });
     }
   }
 
@@ -126,5 +154,5 @@
     if (lockDue() && open) E.transition("ending", "the page's clock reached the deadline");
   }
 
-  E.clock = { observe, stop, left, lockDue, draw };
+  E.clock = { observe, jump, stop, left, lockDue, draw };
 })();

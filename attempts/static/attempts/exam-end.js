@@ -12,6 +12,10 @@
   const el = E.el;
   const { ask, retry, isTransient } = window.ExamRequests;
   const RESULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
+  const ENDED_BY_PROCTOR = {
+    status: "ended_by_proctor",
+    message: "The proctor ended your exam. The answers saved until then were scored.",
+  };
 
   function submitUrl() {
     return "/api/exam/timer/submit/" + E.page.attemptId + "/";
@@ -33,6 +37,11 @@
     if (kind === "timed_out") {
       el("expired-banner").hidden = false;
       if (!result) E.view.announce("Exam time has expired. Your answers are locked.");
+    }
+    if (kind === "submitted" && E.page.endedByProctor) {
+      el("ended-banner").hidden = false;
+      window.LiveSocket.showConnection("ended", window.PROTOCOL.messages.ended_by_proctor);
+      E.view.announce(window.PROTOCOL.messages.ended_by_proctor + ". Your answers are locked.");
     }
     if (result) showResult(result);
     else fetchResult();
@@ -84,7 +93,9 @@
   }
 
   function showResult(data) {
-    E.view.showResult(data, false);
+    // The submit of an attempt a proctor ended answers "already_completed": say who ended it instead.
+    const byProctor = E.page.endedByProctor && data.status !== "submitted" && data.status !== "timeout";
+    E.view.showResult(byProctor ? Object.assign({}, data, ENDED_BY_PROCTOR) : data, false);
   }
 
   E.endExam = endExam;

@@ -19,6 +19,7 @@
   let polling = null; // the repeated `remaining` request while the socket is down
   let endCheck = null; // the repeated `remaining` request while ending
   let lastTickAt = 0;
+  let opened = 0; // sockets opened so far: from the second on, a reconnect
 
   /**
    * What the server said is left: `remaining_ms` (exact when it read the timer), or whole
@@ -37,7 +38,11 @@
   function start() {
     if (socket) return;
     socket = new window.LiveSocket("/ws/attempts/" + E.page.attemptId + "/", {
-      onOpen: reachable, // a reconnect: the server is there again
+      onOpen() {
+        reachable(); // a reconnect: the server is there again
+        opened += 1;
+        if (opened > 1) catchUp();
+      },
       onFrame: handleFrame,
       onClose: handleClose,
       onWaiting(seconds) {
@@ -55,9 +60,18 @@
       stopPolling();
       show("live", "Live");
       if (!E.isOver()) setClock(frame);
+    } else if (frame.type === "time_changed") {
+      E.live.timeChanged(frame);
+    } else if (frame.type === "warning") {
+      E.live.warning(frame);
+    } else if (frame.type === "announcement") {
+      E.live.announcement(frame);
+    } else if (frame.type === "answer_saved") {
+      E.saves.heard(frame);
     } else if (frame.type === "timeout") {
       E.endExam("timed_out", "a timeout frame");
     } else if (frame.type === "completed") {
+      if (frame.message === window.PROTOCOL.messages.ended_by_proctor) E.page.endedByProctor = true;
       E.endExam("submitted", "a completed frame");
     } else if (frame.type === "error") {
       console.warn("socket error frame:", frame.message);
@@ -79,6 +93,17 @@
       default:
         return "reconnect"; // NORMAL without an end frame, 1006, a server restart: come back
     }
+  }
+
+  /**
+   * Back after a gap: what the frames would have said meanwhile (answers saved in other tabs,
+   * announcements) is read from `questions`. Time needs nothing: the first tick has it.
+   */
+  async function catchUp() {
+    const reply = await ask(() => window.ExamAuth.api("/api/exam/timer/questions/" + E.page.attemptId + "/"));
+    if (!reply || !reply.ok || E.isOver()) return;
+    E.saves.adopt(reply.data.saved_answers);
+    E.notices.announcements(reply.data.announcements);
   }
 
   /** Ask `remaining` once and act on its answer; resolves to the reply, or null on failure. */

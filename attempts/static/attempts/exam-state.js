@@ -60,6 +60,7 @@
       examId: Number(app.dataset.examId),
       attemptId: null, // the attempt this page runs; null until start answers
       lastAttempt: null, // in last_result: the ended attempt shown (the own-attempts row)
+      endedByProctor: false, // the attempt's `completed` frame said a proctor ended it
       questions: [],
       saved: {}, // question id -> the option the server holds
     },

@@ -10,9 +10,25 @@
   const el = E.el;
   const OPTIONS = ["A", "B", "C", "D"];
   const SUBMIT_LABELS = { running: "Submit exam", submitting: "Submitting…", timed_out: "Time is over", submitted: "Submitted" };
-  const RESULT_TITLES = { submitted: "Exam submitted", timeout: "Time expired: your result", already_completed: "Already submitted" };
+  const RESULT_TITLES = {
+    submitted: "Exam submitted",
+    timeout: "Time expired: your result",
+    already_completed: "Already submitted",
+    ended_by_proctor: "Exam ended by the proctor",
+  };
 
-  function announce(text) {
+  const ONCE_WITHIN_MS = 10 * 1000; // the same sentence again this soon is not said again (options.once)
+  const lastSaid = {}; // text -> performance.now() it was said
+
+  /**
+   * Say `text` to screen readers (politely: never cutting a reader off mid-question).
+   * options.once: not if the same sentence was said within 10 s (the clock's own 5 and 1
+   * minute lines and the server's warning at the same threshold are one event for the student).
+   */
+  function announce(text, options) {
+    const now = performance.now();
+    if (options && options.once && now - (lastSaid[text] || -Infinity) < ONCE_WITHIN_MS) return;
+    lastSaid[text] = now;
     const region = el("announcer");
     region.textContent = "";
     // A fresh text node in a new task, so that the same sentence twice is still announced.

@@ -3,8 +3,9 @@
  *
  * The parts, loaded before this file by exam.html: exam-state.js (the one state value and its
  * moves), exam-view.js (the DOM), exam-clock.js (the countdown), exam-saves.js (answers),
- * exam-socket.js (the server's time), exam-end.js (every way the attempt ends), exam-signin.js
- * (signing in again on the page when the session ended).
+ * exam-notices.js and exam-live.js (the proctor's changes, warnings and announcements),
+ * exam-socket.js (the server's time and frames), exam-end.js (every way the attempt ends),
+ * exam-signin.js (signing in again on the page when the session ended).
  */
 (function () {
   "use strict";
@@ -142,6 +143,7 @@
     E.page.saved = Object.assign({}, saved);
     E.view.renderQuestions(reply.data.questions, saved, E.saves.choose);
     E.view.drawProgress();
+    E.notices.announcements(reply.data.announcements); // those posted before this load: still shown until dismissed
     el("questions").hidden = false;
     // The clock may have reached zero (ending) or the attempt ended while the questions loaded.
     if (E.state() === "loading") E.transition("running", "the questions are shown");
