@@ -9,9 +9,8 @@ student's real attempt socket (tests/browser/student_socket.py).
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -20,10 +19,10 @@ from playwright.sync_api import expect
 from attempts import services
 from attempts.models import Announcement, Attempt, AttemptEvent
 from attempts.services import control
-from tests.browser.conftest import open_dashboard_tapping_its_socket, sign_in
+from tests.browser.conftest import sign_in
 from tests.browser.student_socket import StudentSocket
 from tests.factories import access_token_for, make_exam, make_user
-from tests.helpers import set_deadline, wait_until
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -114,11 +113,8 @@ def test_a_proctor_extends_one_student_then_everyone_still_working(cluster, page
         expect(row_of(board, second.pk).locator(".added")).to_have_text("+5:00")
         expect(row_of(board, done.pk).locator(".added")).to_have_text("—")
         assert deadline_of(first) - before == pytest.approx(17 * 60, abs=0.01)
-        assert [a.change_seconds for a in Attempt.objects.filter(pk__in=[first.pk, second.pk, done.pk]).order_by("pk")] == [
-            1020,
-            300,
-            0,
-        ]
+        changes = Attempt.objects.filter(pk__in=[first.pk, second.pk, done.pk]).order_by("pk")
+        assert [a.change_seconds for a in changes] == [1020, 300, 0]
         assert student.frame("time_changed", where=lambda f: f["reason"] == "power cut")["change_seconds"] == 300
         pages.screenshot(board, "console-overview", doc="proctor-console")
     finally:
@@ -277,7 +273,7 @@ def test_the_audit_trail_opens_below_its_row_follows_events_and_closes_with_esca
     expect(lines.nth(1).locator(".reason")).to_have_text("fire alarm")
     shown_at = lines.nth(1).locator("time").get_attribute("datetime")
     recorded = AttemptEvent.objects.get(attempt=attempt, kind="time_changed").at
-    assert abs(timezone.datetime.fromisoformat(shown_at.replace("Z", "+00:00")) - recorded) < timedelta(seconds=1)
+    assert abs(datetime.fromisoformat(shown_at.replace("Z", "+00:00")) - recorded) < timedelta(seconds=1)
 
     # While open it follows the attempt: the student's answer appears without a click.
     question = exam.questions.order_by("id").first()
