@@ -116,6 +116,7 @@ def test_a_proctor_extends_one_student_then_everyone_still_working(cluster, page
         changes = Attempt.objects.filter(pk__in=[first.pk, second.pk, done.pk]).order_by("pk")
         assert [a.change_seconds for a in changes] == [1020, 300, 0]
         assert student.frame("time_changed", where=lambda f: f["reason"] == "power cut")["change_seconds"] == 300
+        board.locator("#extend-all-reason").blur()
         pages.screenshot(board, "console-overview", doc="proctor-console")
     finally:
         student.close()
@@ -529,6 +530,7 @@ def test_presence_frames_drive_the_columns_and_the_credit_button(cluster, pages)
     credit = row.get_by_role("button", name="Credit 1:18 offline time to ada")
     expect(credit).to_be_visible(timeout=5000)
     expect(credit).to_have_text("Credit 1:18")
+    pages.screenshot(board, "console-offline", doc="proctor-console-presence")
 
     # Back: the total stops; 60 s of it credited already leaves 20 s to credit.
     presence(True, 80, credited=60)
@@ -542,4 +544,3 @@ def test_presence_frames_drive_the_columns_and_the_credit_button(cluster, pages)
     board.keyboard.press("Escape")
     presence(True, 80, credited=80)
     expect(row.locator(".action-credit")).to_be_hidden()
-    pages.screenshot(board, "console-presence")
