@@ -1,6 +1,11 @@
-"""What staff take away from an exam: its results table, one row per attempt (the staff API's results.csv)."""
+"""What staff take away from an exam: its results table, one row per attempt, and that table as CSV
+(the staff API's results.csv and `manage.py export_results` write the same bytes)."""
 
 from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from typing import TextIO
 
 from django.db.models import Count
 
@@ -64,3 +69,31 @@ def exam_results(*, exam_id: int) -> list[dict]:
             }
         )
     return rows
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a
+# text gets a leading apostrophe, which spreadsheets show as text and hide.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")  # as the REST answers write times
+    return value
+
+
+def write_results_csv(out: TextIO, *, exam_id: int) -> int:
+    """The exam's results as CSV (a header row, then RESULT_COLUMNS per attempt) into `out`; the rows written.
+
+    NotFound for no exam, before anything is written.
+    """
+    rows = exam_results(exam_id=exam_id)
+    writer = csv.writer(out)
+    writer.writerow(RESULT_COLUMNS)
+    for row in rows:
+        writer.writerow([_cell(row[column]) for column in RESULT_COLUMNS])
+    return len(rows)

@@ -7,8 +7,6 @@ attempt and the user's right to control it (404, 403), then the body (400).
 
 from __future__ import annotations
 
-import csv
-
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
@@ -220,22 +218,6 @@ class _JsonWhateverTheAccept(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a
-# text gets a leading apostrophe, which spreadsheets show as text and hide.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_moment = serializers.DateTimeField()
-
-
-def _cell(value) -> object:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
-    if hasattr(value, "tzinfo"):
-        return _moment.to_representation(value)
-    return value
-
-
 @extend_schema(tags=["proctor"])
 class ResultsCsvView(APIView):
     content_negotiation_class = _JsonWhateverTheAccept
@@ -253,11 +235,7 @@ class ResultsCsvView(APIView):
     def get(self, request: Request, exam_id: str) -> HttpResponse:
         """Every attempt of the exam as CSV: `attempt_id,username,status,…,offline_seconds`."""
         exam = proctored_exam(request, exam_id)
-        rows = reports.exam_results(exam_id=exam.pk)
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="exam-{exam.pk}-results.csv"'
-        writer = csv.writer(response)
-        writer.writerow(reports.RESULT_COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row[column]) for column in reports.RESULT_COLUMNS])
+        reports.write_results_csv(response, exam_id=exam.pk)
         return response

@@ -1,8 +1,9 @@
-/* The proctor's dashboard: a live table of one exam's attempts, fed by the proctor socket.
+/* The proctor's console: a live table of one exam's attempts, fed by the proctor socket, with
+ * the live controls (proctor-actions.js) and the audit trail (proctor-audit.js) beside the rows.
  *
  * The socket's first frame is a full snapshot; events then change single rows. After any
  * reconnect the table is rebuilt from the new snapshot, so nothing missed while away stays
- * wrong. Time left counts down locally from the last server value (performance.now()).
+ * wrong. Time left and offline time count on locally from the last server value.
  */
 (function () {
   "use strict";
@@ -10,85 +11,87 @@
   const REDRAW_MS = 500;
   const CLOSE = window.PROTOCOL.close;
   const showConnection = window.LiveSocket.showConnection;
-  const STATUS_LABELS = { ongoing: "Ongoing", completed: "Submitted", timeout: "Timed out" };
+  const P = window.Proctor;
+  const rows = P.rows.all;
 
   const app = document.getElementById("proctor-app");
   const examId = Number(app.dataset.examId);
   const el = (id) => document.getElementById(id);
-  const rows = new Map(); // attempt id -> row state
   let socket = null;
   let synced = false;
   let resyncAsked = false; // one `sync` at a time: an event storm must not ask for a storm of snapshots
 
-  function rowFrom(data) {
-    return {
-      attemptId: data.attempt_id,
-      username: data.user ? data.user.username : "attempt " + data.attempt_id,
-      status: data.status,
-      answered: data.answered || 0,
-      total: data.total_questions || 0,
-      remainingAnchor: Number(data.remaining_seconds) || 0,
-      anchoredAt: performance.now(),
-      startedAt: data.started_at || "",
-      score: data.score === undefined ? null : data.score,
-      percentage: data.percentage === undefined ? null : data.percentage,
-    };
-  }
-
-  /** A row that showed how its attempt ended: only a fresh snapshot may change its status. */
-  function ended(row) {
-    return row !== undefined && row.status !== "ongoing";
-  }
-
-  function remainingOf(row) {
-    if (row.status !== "ongoing") return 0;
-    return Math.max(0, row.remainingAnchor - (performance.now() - row.anchoredAt) / 1000);
+  /** The row of an event, or null after asking for a snapshot that brings the row we never saw. */
+  function known(frame) {
+    const record = rows.get(frame.attempt_id);
+    if (!record) resync();
+    return record || null;
   }
 
   function handleFrame(frame) {
     switch (frame.type) {
-      case "snapshot":
+      case "snapshot": {
         resyncAsked = false;
         if (frame.exam_title) el("exam-title").textContent = frame.exam_title;
+        const list = frame.attempts || [];
+        P.rows.learnClock(list);
         rows.clear();
-        (frame.attempts || []).forEach((data) => rows.set(data.attempt_id, rowFrom(data)));
+        list.forEach((data) => rows.set(data.attempt_id, P.rows.recordFrom(data)));
         synced = true;
         el("dashboard").hidden = false;
         showConnection("live", "Live");
         break;
+      }
       case "attempt_started":
         // Events of one attempt may arrive out of order: a row that showed its end keeps it.
-        if (ended(rows.get(frame.attempt_id))) return;
-        rows.set(frame.attempt_id, rowFrom(frame));
+        if (P.rows.ended(rows.get(frame.attempt_id))) return;
+        rows.set(frame.attempt_id, P.rows.recordFrom(frame, rows.get(frame.attempt_id)));
+        break;
+      case "attempt_reopened":
+        // The one event that takes a row back from its end: a proctor decided it.
+        rows.set(frame.attempt_id, P.rows.recordFrom(frame, rows.get(frame.attempt_id)));
         break;
       case "answer_saved": {
-        const row = rows.get(frame.attempt_id);
-        if (!row) {
-          resync(); // a row we never saw: a fresh snapshot brings it, with its student
-          return;
-        }
+        const record = known(frame);
+        if (!record) return;
         // Answers are never taken back, so the count only grows; a late event must not lower
         // it, nor turn an ended row (an end is final) back to "ongoing".
-        row.answered = Math.max(row.answered, Number(frame.answered) || 0);
-        if (!ended(row)) row.status = frame.status || row.status;
+        record.answered = Math.max(record.answered, Number(frame.answered) || 0);
+        if (!P.rows.ended(record)) record.status = frame.status || record.status;
         break;
       }
       case "attempt_submitted":
       case "attempt_timeout": {
-        const row = rows.get(frame.attempt_id);
-        if (!row) {
-          resync();
-          return;
-        }
-        row.status = frame.status || (frame.type === "attempt_timeout" ? "timeout" : "completed");
-        row.score = frame.score;
-        row.percentage = frame.percentage === undefined ? null : frame.percentage;
+        const record = known(frame);
+        if (!record) return;
+        record.status = frame.status || (frame.type === "attempt_timeout" ? "timeout" : "completed");
+        record.score = frame.score;
+        record.percentage = frame.percentage === undefined ? null : frame.percentage;
         break;
       }
+      case "attempt_time_changed": {
+        const record = known(frame);
+        if (!record || P.rows.ended(record)) return;
+        P.rows.setRemaining(record, frame.remaining_seconds);
+        record.changeSeconds = Number(frame.change_seconds) || record.changeSeconds;
+        P.rows.applyPresence(record, frame); // a credit may carry the credited total
+        break;
+      }
+      case "presence": {
+        const record = known(frame);
+        if (!record) return;
+        P.rows.applyPresence(record, frame);
+        break;
+      }
+      case "announcement":
+        P.controls.showAnnouncement(frame);
+        return;
       default:
         return;
     }
-    render();
+    P.table.render();
+    if (frame.attempt_id !== undefined) P.panel.rowChanged(frame.attempt_id);
+    else rows.forEach((record) => P.panel.rowChanged(record.attemptId)); // a snapshot: the open panel's row too
   }
 
   function resync() {
@@ -128,64 +131,9 @@
     box.hidden = false;
   }
 
-  function cell(className, text) {
-    const td = document.createElement("td");
-    td.className = className;
-    td.textContent = text;
-    return td;
-  }
-
-  function scoreText(row) {
-    if (row.score === null || row.score === undefined) return "—";
-    return row.percentage === null ? String(row.score) : row.score + " (" + row.percentage + "%)";
-  }
-
-  function render() {
-    const body = el("attempt-rows");
-    const ordered = Array.from(rows.values()).sort(
-      (a, b) => b.startedAt.localeCompare(a.startedAt) || b.attemptId - a.attemptId,
-    );
-    const counts = { ongoing: 0, completed: 0, timeout: 0 };
-    const fresh = document.createDocumentFragment();
-    ordered.forEach((row) => {
-      counts[row.status] = (counts[row.status] || 0) + 1;
-      const tr = document.createElement("tr");
-      tr.dataset.attemptId = row.attemptId;
-      tr.dataset.status = row.status;
-      const status = cell("status", "");
-      const badge = document.createElement("span");
-      badge.className = "badge badge-" + row.status;
-      badge.textContent = STATUS_LABELS[row.status] || row.status;
-      status.append(badge);
-      tr.append(
-        cell("student", row.username),
-        status,
-        cell("answered", row.answered + " / " + row.total),
-        cell("remaining", row.status === "ongoing" ? window.formatCountdown(Math.ceil(remainingOf(row))) : "—"),
-        cell("score", scoreText(row)),
-      );
-      fresh.append(tr);
-    });
-    body.replaceChildren(fresh);
-    el("count-ongoing").textContent = counts.ongoing;
-    el("count-completed").textContent = counts.completed;
-    el("count-timeout").textContent = counts.timeout;
-    el("count-all").textContent = ordered.length;
-    el("no-attempts").hidden = ordered.length > 0;
-  }
-
-  function redrawClocks() {
-    // Only the time cells change between events: no need to rebuild the table.
-    document.querySelectorAll("#attempt-rows tr").forEach((tr) => {
-      const row = rows.get(Number(tr.dataset.attemptId));
-      if (row && row.status === "ongoing") {
-        tr.querySelector(".remaining").textContent = window.formatCountdown(Math.ceil(remainingOf(row)));
-      }
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", () => {
     if (!window.ExamAuth.requireSignIn()) return;
+    P.controls.start(examId);
     socket = new window.LiveSocket("/ws/proctor/exams/" + examId + "/", {
       onFrame: handleFrame,
       onClose: handleClose,
@@ -198,6 +146,6 @@
       },
     });
     socket.start();
-    setInterval(redrawClocks, REDRAW_MS);
+    setInterval(P.table.redrawClocks, REDRAW_MS);
   });
 })();
