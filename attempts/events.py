@@ -56,6 +56,7 @@ class TimeChanged:
     total_change_seconds: int  # every live change of the attempt so far
     reason: str
     by: dict | None
+    offline_credited_seconds: int = 0  # offline time given back so far (a credit moves it)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ Three kinds of keys, all under one hash tag so a Redis Cluster keeps them in one
 A server process writes only when its own first socket of an attempt opens or its last one
 closes, and beats every HEARTBEAT_SECONDS (`realtime.presence`): the cost is per transition
 and per process, not per socket per second. A process that stops beating for
-DEAD_AFTER_SECONDS (SIGKILL, a hung host) is swept by the expiry worker (`reap_dead`), which
-takes its sockets out of every attempt in one script, so two workers never both reap it.
+DEAD_AFTER_SECONDS (SIGKILL, a hung host) is reaped (`reap_dead`) by the expiry worker and by
+every other server process with sockets open: one script takes its sockets out of every
+attempt, so however many reap at once, one of them gets each dead process.
 A process that beats again after being reaped, or after Redis lost its data, is told so
 (`beat` answers `fresh`) and writes all of its attempts again.
 
@@ -119,15 +120,28 @@ async def abeat(process_id: str, changes: dict[int, bool]) -> Beat:
     return Beat(fresh=bool(reply[0]), sockets_left=dict(zip(changes, map(int, reply[1:]), strict=True)))
 
 
+def _reap_args() -> tuple:
+    return _REAP, 1, procs_key(), round(DEAD_AFTER_SECONDS * 1000), _prefix() + "proc:", _prefix() + "attempt:"
+
+
+def _reaped(reply: list) -> dict[int, int]:
+    return {int(reply[i]): int(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+
 def reap_dead() -> dict[int, int]:
     """Remove the processes that stopped beating; the attempts they leave with no socket -> last beat (Unix ms)."""
     try:
-        reply = timer.client().eval(
-            _REAP, 1, procs_key(), round(DEAD_AFTER_SECONDS * 1000), _prefix() + "proc:", _prefix() + "attempt:"
-        )
+        return _reaped(timer.client().eval(*_reap_args()))
     except (*timer.REDIS_ERRORS, OSError) as exc:
         raise PresenceUnavailable(str(exc)) from exc
-    return {int(reply[i]): int(reply[i + 1]) for i in range(0, len(reply), 2)}
+
+
+async def areap_dead() -> dict[int, int]:
+    """`reap_dead` from an event loop: every live server process reaps too, so no worker is needed for it."""
+    try:
+        return _reaped(await timer.async_client().eval(*_reap_args()))
+    except (*timer.REDIS_ERRORS, OSError) as exc:
+        raise PresenceUnavailable(str(exc)) from exc
 
 
 def connected_many(attempt_ids: Iterable[int]) -> dict[int, bool]:

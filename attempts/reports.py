@@ -12,6 +12,7 @@ from django.db.models import Count
 from attempts import errors
 from attempts.models import Attempt, Exam
 from attempts.scoring import results_of
+from attempts.selectors import offline_seconds_of
 
 RESULT_COLUMNS = (
     "attempt_id",
@@ -34,8 +35,8 @@ RESULT_COLUMNS = (
 def exam_results(*, exam_id: int) -> list[dict]:
     """Every attempt of the exam, oldest start first, keyed by RESULT_COLUMNS; NotFound for no exam.
 
-    `score` and `percentage` are None while an attempt is ongoing. `offline_seconds` is None until
-    the sockets record presence.
+    `score` and `percentage` are None while an attempt is ongoing; `offline_seconds` counts the
+    time ongoing with no socket open, from the start (up to now for an ongoing attempt).
     """
     if not Exam.objects.filter(pk=exam_id).exists():
         raise errors.NotFound()
@@ -65,7 +66,7 @@ def exam_results(*, exam_id: int) -> list[dict]:
                 "total_questions": result.total_questions,
                 "time_limit_seconds": attempt.time_limit_seconds,
                 "change_seconds": attempt.change_seconds,
-                "offline_seconds": None,  # empty, not 0 ("never offline"), until presence is recorded
+                "offline_seconds": offline_seconds_of(attempt),
             }
         )
     return rows

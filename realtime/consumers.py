@@ -138,6 +138,7 @@ class ProctorConsumer(JWTSocketConsumer):
         super().__init__(*args, **kwargs)
         self.exam_id: int | None = None
         self.group: str | None = None
+        self.presence: LocalPresence | None = None
 
     async def open(self) -> None:
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
@@ -146,6 +147,8 @@ class ProctorConsumer(JWTSocketConsumer):
         self.group = proctor_group(self.exam_id)
         # Join before the snapshot: an event is then in the snapshot, or follows it, or both.
         await self.join(self.group)
+        self.presence = get_presence()
+        self.presence.watch(self)  # a watched exam's students are seen gone when their process dies
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
@@ -172,6 +175,10 @@ class ProctorConsumer(JWTSocketConsumer):
             await self.end(protocol.close_code_for(error))
             return False
         return True
+
+    async def on_closing(self) -> None:
+        if self.presence is not None:
+            self.presence.unwatch(self)
 
     async def on_renewed(self) -> None:
         # Asked again on every renewal: a proctor taken off the exam, or no longer staff, is cut off then.

@@ -165,10 +165,12 @@ def attempt_time_changed_frame(
     remaining_seconds: int,
     deadline_ms: int,
     total_change_seconds: int,
+    offline_credited_seconds: int,
     reason: str,
     by: dict | None,
 ) -> dict:
-    """Proctors: an attempt's deadline moved; `change_seconds` is the sum of its live changes so far, as in its row."""
+    """Proctors: an attempt's deadline moved; `change_seconds` is the sum of its live changes so far, as in its row
+    (and `offline_credited_seconds`, which a credit of offline time moves)."""
     return {
         "type": "attempt_time_changed",
         "attempt_id": attempt_id,
@@ -177,6 +179,7 @@ def attempt_time_changed_frame(
         "deadline_at": iso_ms(deadline_ms),
         "change_seconds": total_change_seconds,
         "reason": reason,
+        "offline_credited_seconds": offline_credited_seconds,
         "by": by,
     }
 

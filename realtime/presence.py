@@ -36,8 +36,10 @@ class LocalPresence:
     def __init__(self) -> None:
         self.process_id = uuid.uuid4().hex
         self._sockets: dict[int, set[object]] = {}
+        self._watchers: set[object] = set()  # proctor sockets open here
         self._news: set[int] = set()  # attempts whose first socket opened or last closed here, not yet sent
         self._unsettled: set[int] = set()  # attempts to settle in the database
+        self._gone_at: dict[int, int] = {}  # of those, the ones a dead peer left -> its last beat (Unix ms)
         self._news_arrived = asyncio.Event()
         self._unsettled_arrived = asyncio.Event()
         self._beating: asyncio.Task | None = None
@@ -59,6 +61,14 @@ class LocalPresence:
             del self._sockets[attempt_id]
             self._tell(attempt_id)
 
+    def watch(self, socket: object) -> None:
+        """A proctor socket: while one is open, this process beats and reaps dead peers, with no attempt socket."""
+        self._watchers.add(socket)
+        self._keep_running()
+
+    def unwatch(self, socket: object) -> None:
+        self._watchers.discard(socket)
+
     def _tell(self, attempt_id: int) -> None:
         self._news.add(attempt_id)
         self._news_arrived.set()
@@ -73,7 +83,7 @@ class LocalPresence:
             self._settling = loop.create_task(self._settle_forever(), name="presence-settle")
 
     def _idle(self) -> bool:
-        return not (self._sockets or self._news or self._unsettled)
+        return not (self._sockets or self._watchers or self._news or self._unsettled)
 
     async def _beat_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -106,6 +116,14 @@ class LocalPresence:
             logger.info("presence registry did not know process %s: writing its attempts again", self.process_id)
             self._news |= set(self._sockets)
             self._news_arrived.set()
+        try:
+            # A dead peer's attempts are offline from its last beat: found here as well as by the
+            # expiry worker, so that presence does not depend on a worker running.
+            reaped = await presence.areap_dead()
+        except presence.PresenceUnavailable:
+            reaped = {}
+        self._gone_at.update(reaped)
+        self._unsettled |= set(reaped)
         # Settled only where this change may have turned the attempt on or off as a whole;
         # a second tab, or a tab on another process, changes nothing to record.
         for attempt_id, sockets_left in beat.sockets_left.items():
@@ -125,15 +143,19 @@ class LocalPresence:
                     return
                 continue
             batch, self._unsettled = self._unsettled, set()
+            gone_at = {pk: self._gone_at.pop(pk) for pk in batch if pk in self._gone_at}
             try:
-                settled = await asyncio.get_running_loop().run_in_executor(_settle_thread, _settle, batch)
+                settled = await asyncio.get_running_loop().run_in_executor(_settle_thread, _settle, batch, gone_at)
+                self._gone_at.update({pk: gone_at[pk] for pk in settled.busy if pk in gone_at})
                 if settled.busy:
                     await self._retry_later(set(settled.busy), BUSY_RETRY_SECONDS)
             except (DatabaseError, InterfaceError, presence.PresenceUnavailable) as exc:
                 logger.warning("presence of %d attempts not settled: %s", len(batch), exc)
+                self._gone_at.update(gone_at)
                 await self._retry_later(batch)
             except Exception:
                 logger.exception("presence of %d attempts not settled", len(batch))
+                self._gone_at.update(gone_at)
                 await self._retry_later(batch)
 
     async def _retry_later(self, batch: set[int], delay: float = SETTLE_RETRY_SECONDS) -> None:
@@ -155,10 +177,10 @@ def _cancelled() -> bool:
 _settle_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-settle")
 
 
-def _settle(batch: set[int]) -> Settled:
+def _settle(batch: set[int], gone_at: dict[int, int]) -> Settled:
     close_old_connections()
     try:
-        return settle(batch)
+        return settle(batch, gone_at=gone_at)
     finally:
         close_old_connections()
 

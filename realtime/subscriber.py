@@ -36,6 +36,7 @@ def _time_changed(event: events.TimeChanged) -> tuple[tuple[str, dict], tuple[st
         remaining_seconds=seconds,
         deadline_ms=deadline_ms,
         total_change_seconds=event.total_change_seconds,
+        offline_credited_seconds=event.offline_credited_seconds,
         reason=event.reason,
         by=event.by,
     )

@@ -43,6 +43,8 @@ def test_one_row_per_attempt_in_every_state(proctor):
     staff = api_client(proctor)
     extend(staff, ongoing.pk, seconds=90)
     start_attempt(make_user(), make_exam())  # another exam's attempt: not in this file
+    # Offline for 7.4 s, then connected: its offline time stands still at 7 whole seconds.
+    Attempt.objects.filter(pk=ongoing.pk).update(connected=True, offline_ms=7_400)
 
     response = results(staff, exam.pk)
 
@@ -67,7 +69,7 @@ def test_one_row_per_attempt_in_every_state(proctor):
         "total_questions": "4",
         "time_limit_seconds": "3600",
         "change_seconds": "90",
-        "offline_seconds": "",
+        "offline_seconds": "7",
     }
     done = rows[completed.pk]
     assert (done["status"], done["score"], done["percentage"], done["answered"]) == ("completed", "3", "75.0", "3")

@@ -117,6 +117,7 @@ def test_a_time_change_tells_the_sockets_this_change_and_the_proctors_the_total(
         "remaining_seconds": frame["remaining_seconds"],
         "deadline_at": "2030-01-02T03:04:05.678Z",
         "change_seconds": 90,
+        "offline_credited_seconds": 0,
         "reason": "fire alarm",
         "by": PROCTOR,
     }

@@ -117,6 +117,7 @@ def test_an_attempt_that_ended_keeps_its_presence_and_its_offline_time_stops_at_
 def test_two_workers_reap_a_dead_process_once_and_its_attempt_is_offline_since_its_last_beat(attempt):
     beat("web-a", {attempt.pk: True})
     settle([attempt.pk])
+    beat("web-a")  # its last heartbeat, after the connect was recorded
     last_beat = time.time()
     wait_until(lambda: time.time() > last_beat + presence.DEAD_AFTER_SECONDS + 0.05, timeout=5, what="silence")
 

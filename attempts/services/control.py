@@ -142,7 +142,9 @@ def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor)
         deadline_at=F("deadline_at") + timedelta(seconds=seconds), change_seconds=F("change_seconds") + seconds
     )
     moved = list(
-        Attempt.objects.filter(pk__in=attempt_ids).values_list("pk", "exam_id", "deadline_at", "change_seconds")
+        Attempt.objects.filter(pk__in=attempt_ids).values_list(
+            "pk", "exam_id", "deadline_at", "change_seconds", "offline_credited_seconds"
+        )
     )
     audit.record_many(
         attempt_ids,
@@ -151,7 +153,7 @@ def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor)
         data_of=lambda _: {"change_seconds": seconds, "reason": reason},
     )
     try:
-        timer.set_many({pk: clock.ms_until(deadline_at) for pk, _, deadline_at, _ in moved})
+        timer.set_many({pk: clock.ms_until(deadline_at) for pk, _, deadline_at, _, _ in moved})
     except timer.TimerUnavailable as exc:
         # The deadlines moved; the timers follow when Redis answers (restored from deadline_at).
         logger.warning("timers of %d extended attempts not moved, Redis unreachable: %s", len(moved), exc)
@@ -166,8 +168,9 @@ def _move_deadlines(attempt_ids: list[int], *, seconds: int, reason: str, actor)
                 total_change_seconds=total,
                 reason=reason,
                 by=by,
+                offline_credited_seconds=credited,
             )
-            for pk, exam_id, deadline_at, total in moved
+            for pk, exam_id, deadline_at, total, credited in moved
         ]
     )
 
