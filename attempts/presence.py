@@ -24,14 +24,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 
 from attempts import timer
 
 HEARTBEAT_SECONDS = 0.5
-# Three and a half missed beats: a busy event loop is late by a few hundred ms at worst
-# (bench), and a process reaped by mistake only writes its attempts again on its next beat.
-DEAD_AFTER_SECONDS = 1.75
+# Four missed beats: a busy event loop is late by a few hundred ms at worst (bench), and a
+# process reaped by mistake writes its attempts again on its next beat. Reaped within 0.5 s
+# after that and settled in tens of ms: a dead process's pages are offline for proctors < 3 s.
+DEAD_AFTER_SECONDS = 2.0
 
 
 class PresenceUnavailable(Exception):
@@ -55,11 +57,13 @@ def proc_key(process_id: str) -> str:
 
 
 # KEYS[1] procs, KEYS[2] this process's set. ARGV: process id, attempt key prefix, then pairs
-# (attempt id, "1" open / "0" closed). Beats, applies the pairs, answers [fresh, HLEN per pair].
+# (attempt id, "1" open / "0" closed). Beats, applies the pairs; answers
+# [fresh, now (Unix ms), attempts in the process's set, HLEN per pair].
 _BEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {redis.call('HSET', KEYS[1], ARGV[1], now)}
+local fresh = redis.call('HSET', KEYS[1], ARGV[1], now)
+local counts = {}
 for i = 3, #ARGV, 2 do
   local key = ARGV[2] .. ARGV[i]
   if ARGV[i + 1] == '1' then
@@ -69,7 +73,33 @@ for i = 3, #ARGV, 2 do
     redis.call('HDEL', key, ARGV[1])
     redis.call('SREM', KEYS[2], ARGV[i])
   end
-  out[#out + 1] = redis.call('HLEN', key)
+  counts[#counts + 1] = redis.call('HLEN', key)
+end
+local out = {fresh, now, redis.call('SCARD', KEYS[2])}
+for _, count in ipairs(counts) do out[#out + 1] = count end
+return out
+"""
+
+# KEYS[1] procs, KEYS[2] this process's set. ARGV: process id, attempt key prefix, then every
+# attempt the process has a socket of. Makes the registry say exactly that (and beats);
+# answers [now, then every attempt whose entry it changed].
+_REPLACE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], now)
+local wanted = {}
+for i = 3, #ARGV do wanted[ARGV[i]] = true end
+local out = {now}
+for _, attempt in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if not wanted[attempt] then
+    redis.call('SREM', KEYS[2], attempt)
+    redis.call('HDEL', ARGV[2] .. attempt, ARGV[1])
+    out[#out + 1] = attempt
+  end
+end
+for i = 3, #ARGV do
+  if redis.call('SADD', KEYS[2], ARGV[i]) == 1 then out[#out + 1] = ARGV[i] end
+  redis.call('HSET', ARGV[2] .. ARGV[i], ARGV[1], 1)
 end
 return out
 """
@@ -104,7 +134,9 @@ return out
 
 @dataclass(frozen=True)
 class Beat:
-    fresh: bool  # the registry did not know this process: it must write all of its attempts again
+    fresh: bool  # the registry did not know this process (reaped, or Redis lost it): write all again
+    now_ms: int  # Redis's clock when the changes were applied
+    attempts_held: int  # attempts the registry lists for this process, after the changes
     sockets_left: dict[int, int]  # attempt id -> processes with a socket of it, after this beat's changes
 
 
@@ -113,11 +145,32 @@ async def abeat(process_id: str, changes: dict[int, bool]) -> Beat:
     args: list[str | int] = [process_id, _prefix() + "attempt:"]
     for attempt_id, is_open in changes.items():
         args += [attempt_id, "1" if is_open else "0"]
+    reply = await _aeval(_BEAT, 2, procs_key(), proc_key(process_id), *args)
+    return Beat(
+        fresh=bool(reply[0]),
+        now_ms=int(reply[1]),
+        attempts_held=int(reply[2]),
+        sockets_left=dict(zip(changes, map(int, reply[3:]), strict=True)),
+    )
+
+
+async def areplace(process_id: str, attempt_ids: set[int]) -> tuple[int, set[int]]:
+    """Make the registry list exactly `attempt_ids` for this process (and beat): (Redis ms, the attempts changed).
+
+    The repair for a registry that no longer matches the process's sockets: reaped while alive,
+    a heartbeat whose answer was lost, a Redis restarted from an old snapshot.
+    """
+    reply = await _aeval(
+        _REPLACE, 2, procs_key(), proc_key(process_id), process_id, _prefix() + "attempt:", *attempt_ids
+    )
+    return int(reply[0]), {int(attempt_id) for attempt_id in reply[1:]}
+
+
+async def _aeval(script: str, *args):
     try:
-        reply = await timer.async_client().eval(_BEAT, 2, procs_key(), proc_key(process_id), *args)
-    except (*timer.REDIS_ERRORS, OSError) as exc:
+        return await timer.async_client().eval(script, *args)
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
         raise PresenceUnavailable(str(exc)) from exc
-    return Beat(fresh=bool(reply[0]), sockets_left=dict(zip(changes, map(int, reply[1:]), strict=True)))
 
 
 def _reap_args() -> tuple:
@@ -132,16 +185,13 @@ def reap_dead() -> dict[int, int]:
     """Remove the processes that stopped beating; the attempts they leave with no socket -> last beat (Unix ms)."""
     try:
         return _reaped(timer.client().eval(*_reap_args()))
-    except (*timer.REDIS_ERRORS, OSError) as exc:
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
         raise PresenceUnavailable(str(exc)) from exc
 
 
 async def areap_dead() -> dict[int, int]:
     """`reap_dead` from an event loop: every live server process reaps too, so no worker is needed for it."""
-    try:
-        return _reaped(await timer.async_client().eval(*_reap_args()))
-    except (*timer.REDIS_ERRORS, OSError) as exc:
-        raise PresenceUnavailable(str(exc)) from exc
+    return _reaped(await _aeval(*_reap_args()))
 
 
 def connected_many(attempt_ids: Iterable[int]) -> dict[int, bool]:

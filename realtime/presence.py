@@ -40,6 +40,8 @@ class LocalPresence:
         self._news: set[int] = set()  # attempts whose first socket opened or last closed here, not yet sent
         self._unsettled: set[int] = set()  # attempts to settle in the database
         self._gone_at: dict[int, int] = {}  # of those, the ones a dead peer left -> its last beat (Unix ms)
+        self._seen_at: dict[int, int] = {}  # of those, when Redis saw their change (Unix ms)
+        self._out_of_step = True  # the first beat writes the whole truth, as after any doubt
         self._news_arrived = asyncio.Event()
         self._unsettled_arrived = asyncio.Event()
         self._beating: asyncio.Task | None = None
@@ -100,35 +102,44 @@ class LocalPresence:
     async def _beat(self) -> None:
         news, self._news = self._news, set()
         changes = {attempt_id: attempt_id in self._sockets for attempt_id in news}
+        held = len(self._sockets)  # what the registry must list for this process once `changes` apply
         try:
-            beat = await presence.abeat(self.process_id, changes)
-        except presence.PresenceUnavailable as exc:
-            self._news |= news  # sent with the next beat that gets through
-            logger.warning("presence heartbeat failed, Redis unreachable: %s", exc)
-            return
-        except Exception:
-            self._news |= news
-            logger.exception("presence heartbeat failed")
+            if self._out_of_step:
+                # The registry may not match the sockets: make it say exactly what they are.
+                now_ms, touched = await presence.areplace(self.process_id, set(self._sockets))
+                self._out_of_step = False
+                flipped = touched | set(changes)
+            else:
+                beat = await presence.abeat(self.process_id, changes)
+                now_ms = beat.now_ms
+                if beat.fresh or beat.attempts_held != held:
+                    # Reaped while alive, a lost answer, a Redis restarted empty or from an old snapshot.
+                    logger.info("presence registry out of step for process %s: writing it again", self.process_id)
+                    self._out_of_step = True
+                    self._news_arrived.set()
+                # Settled only where this change may have turned the attempt on or off as a whole;
+                # a second tab, or a tab on another process, changes nothing to record.
+                flipped = {pk for pk, left in beat.sockets_left.items() if left == (1 if changes[pk] else 0)}
+        except Exception as exc:
+            self._news |= news  # sent with the next beat that gets through, which writes everything again
+            self._out_of_step = True
+            if isinstance(exc, presence.PresenceUnavailable):
+                logger.warning("presence heartbeat failed, Redis unreachable: %s", exc)
+            else:
+                logger.exception("presence heartbeat failed")
             return
         self.beats += 1
-        if beat.fresh and self.beats > 1:
-            # Reaped while alive, or Redis lost its data: write every attempt again.
-            logger.info("presence registry did not know process %s: writing its attempts again", self.process_id)
-            self._news |= set(self._sockets)
-            self._news_arrived.set()
         try:
             # A dead peer's attempts are offline from its last beat: found here as well as by the
             # expiry worker, so that presence does not depend on a worker running.
             reaped = await presence.areap_dead()
-        except presence.PresenceUnavailable:
+        except Exception as exc:
+            logger.warning("reaping dead server processes failed: %s", exc)
             reaped = {}
         self._gone_at.update(reaped)
-        self._unsettled |= set(reaped)
-        # Settled only where this change may have turned the attempt on or off as a whole;
-        # a second tab, or a tab on another process, changes nothing to record.
-        for attempt_id, sockets_left in beat.sockets_left.items():
-            if sockets_left == (1 if changes[attempt_id] else 0):
-                self._unsettled.add(attempt_id)
+        self._seen_at.update(dict.fromkeys(flipped, now_ms))  # when Redis saw it, not when it is settled
+        self._unsettled |= flipped | set(reaped)
+        self._keep_running()  # the settler may have stopped while this beat was in flight
         # Also when there is nothing to settle: an idle settler wakes to stop.
         self._unsettled_arrived.set()
 
@@ -144,19 +155,30 @@ class LocalPresence:
                 continue
             batch, self._unsettled = self._unsettled, set()
             gone_at = {pk: self._gone_at.pop(pk) for pk in batch if pk in self._gone_at}
+            seen_at = {pk: self._seen_at.pop(pk) for pk in batch if pk in self._seen_at}
             try:
-                settled = await asyncio.get_running_loop().run_in_executor(_settle_thread, _settle, batch, gone_at)
-                self._gone_at.update({pk: gone_at[pk] for pk in settled.busy if pk in gone_at})
+                settled = await asyncio.get_running_loop().run_in_executor(
+                    _settle_thread, _settle, batch, gone_at, seen_at
+                )
+                self._keep_times(set(settled.busy), gone_at, seen_at)
                 if settled.busy:
                     await self._retry_later(set(settled.busy), BUSY_RETRY_SECONDS)
             except (DatabaseError, InterfaceError, presence.PresenceUnavailable) as exc:
                 logger.warning("presence of %d attempts not settled: %s", len(batch), exc)
-                self._gone_at.update(gone_at)
+                self._keep_times(batch, gone_at, seen_at)
                 await self._retry_later(batch)
             except Exception:
                 logger.exception("presence of %d attempts not settled", len(batch))
-                self._gone_at.update(gone_at)
+                self._keep_times(batch, gone_at, seen_at)
                 await self._retry_later(batch)
+
+    def _keep_times(self, batch: set[int], gone_at: dict[int, int], seen_at: dict[int, int]) -> None:
+        """Keep the moments of what is tried again (a newer moment seen meanwhile wins)."""
+        for pk in batch:
+            if pk in gone_at:
+                self._gone_at.setdefault(pk, gone_at[pk])
+            if pk in seen_at:
+                self._seen_at.setdefault(pk, seen_at[pk])
 
     async def _retry_later(self, batch: set[int], delay: float = SETTLE_RETRY_SECONDS) -> None:
         self._unsettled |= batch
@@ -177,10 +199,10 @@ def _cancelled() -> bool:
 _settle_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-settle")
 
 
-def _settle(batch: set[int], gone_at: dict[int, int]) -> Settled:
+def _settle(batch: set[int], gone_at: dict[int, int], seen_at: dict[int, int]) -> Settled:
     close_old_connections()
     try:
-        return settle(batch, gone_at=gone_at)
+        return settle(batch, gone_at=gone_at, seen_at=seen_at)
     finally:
         close_old_connections()
 

@@ -4,7 +4,9 @@ Every REAP_INTERVAL it removes from the registry the processes that stopped beat
 (`presence.reap_dead`, atomic: with two workers, one reaps each process) and settles the
 attempts they leave with no socket, as offline since the dead process's last beat. Every
 RECHECK_INTERVAL it also settles the ongoing attempts whose stored presence differs from the
-registry: a settle that failed while the database was down, or a registry Redis lost.
+registry: a settle that failed while the database was down, a process that died before it
+settled. (A registry that no longer matches the sockets is repaired by the server processes
+themselves: each checks on every heartbeat that the registry lists what it holds.)
 Its own thread, so that a mass timeout in the main loop does not delay it.
 """
 
@@ -46,7 +48,7 @@ class PresenceReaper:
                 self._guarded("presence reap", self.reap)
                 if time.monotonic() >= self._next_recheck:
                     self._next_recheck = time.monotonic() + RECHECK_INTERVAL
-                    self._guarded("presence recheck", lambda: settle(mismatched()))
+                    self._guarded("presence recheck", self.recheck)
         finally:
             close_old_connections()
 
@@ -58,6 +60,11 @@ class PresenceReaper:
             if settled.changed:
                 logger.info("presence: %d attempts lost their last socket with a dead process", len(settled.changed))
             self._unsettled = {pk: self._unsettled[pk] for pk in settled.busy}  # the next round tries them again
+
+    def recheck(self) -> None:
+        """Settle what differs from the registry, except what this thread reaped and still has to settle
+        (settled here as offline since the dead process's last beat, not since now)."""
+        settle([pk for pk in mismatched() if pk not in self._unsettled])
 
     def _guarded(self, what: str, action) -> None:
         try:

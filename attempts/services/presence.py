@@ -31,12 +31,22 @@ class Settled:
     busy: list[int]  # attempts another transaction held locked: settle them again shortly
 
 
-def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = None) -> Settled:
+def settle(
+    attempt_ids: Iterable[int],
+    *,
+    gone_at: Mapping[int, int] | None = None,
+    seen_at: Mapping[int, int] | None = None,
+) -> Settled:
     """Record the presence transitions the registry shows for these attempts.
 
-    `gone_at`: attempt id -> Unix ms of the last heartbeat of a dead process that held its last
-    socket, the moment it counts as offline since (otherwise: now). Raises PresenceUnavailable
-    when Redis does not answer (nothing is written then).
+    The moment of a change, in Unix ms: `gone_at`, the last heartbeat of a dead process that held
+    an attempt's last socket (for a disconnect only); else `seen_at`, when Redis applied the
+    change; else now. A settle that waited (a busy row, a database down) still records the
+    moment of the change. Raises PresenceUnavailable when Redis does not answer (nothing is
+    written then).
+
+    An attempt whose deadline has passed is left alone: its sockets close because it ends, and
+    its end is the expiry's to record (a shared deadline must not also cost a settle per attempt).
 
     Rows locked by another transaction (an answer being saved, an expiry) are skipped, not
     waited for, and answered as `busy`: the callers run on a thread that must not stall.
@@ -45,6 +55,7 @@ def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = No
     if not ids:
         return Settled(changed=[], busy=[])
     gone_at = gone_at or {}
+    seen_at = seen_at or {}
     changed: list[int] = []
     with transaction.atomic():
         # Locked in key order through the primary key, as every batch transition does.
@@ -52,7 +63,9 @@ def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = No
             Attempt.objects.select_for_update(skip_locked=True)
             .filter(pk__in=ids)
             .order_by("pk")
-            .only("pk", "exam_id", "status", "started_at", "connected", "presence_changed_at", "offline_ms")
+            .only(
+                "pk", "exam_id", "status", "started_at", "deadline_at", "connected", "presence_changed_at", "offline_ms"
+            )
         )
         locked = {attempt.pk for attempt in attempts}
         # Not locked here: held by another transaction, or gone (a plain read tells which).
@@ -65,10 +78,12 @@ def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = No
         live = presence.connected_many(attempt.pk for attempt in attempts)
         now = timezone.now()
         for attempt in attempts:
-            if live[attempt.pk] == attempt.connected:
+            connected = live[attempt.pk]
+            if connected == attempt.connected or attempt.deadline_at <= now:
                 continue
-            moment = _moment(attempt, gone_at.get(attempt.pk), now)
-            _apply(attempt, connected=live[attempt.pk], at=moment, reason=_reason(attempt.pk, gone_at))
+            gone = None if connected else gone_at.get(attempt.pk)
+            moment = _moment(attempt, gone if gone is not None else seen_at.get(attempt.pk), now)
+            _apply(attempt, connected=connected, at=moment, reason="closed" if gone is None else "server_gone")
             changed.append(attempt.pk)
         events.announce_on_commit(
             [
@@ -86,15 +101,11 @@ def settle(attempt_ids: Iterable[int], *, gone_at: Mapping[int, int] | None = No
     return Settled(changed=changed, busy=busy)
 
 
-def _moment(attempt: Attempt, gone_ms: int | None, now: datetime) -> datetime:
-    """When the change happened: now, or a dead process's last beat; never before the previous change."""
-    moment = now if gone_ms is None else datetime.fromtimestamp(gone_ms / 1000, UTC)
+def _moment(attempt: Attempt, at_ms: int | None, now: datetime) -> datetime:
+    """When the change happened (`at_ms`, else now); never before the previous change, never after now."""
+    moment = now if at_ms is None else datetime.fromtimestamp(at_ms / 1000, UTC)
     earliest = attempt.presence_changed_at or attempt.started_at
     return min(max(moment, earliest), now)
-
-
-def _reason(attempt_id: int, gone_at: Mapping[int, int]) -> str:
-    return "server_gone" if attempt_id in gone_at else "closed"
 
 
 def _apply(attempt: Attempt, *, connected: bool, at: datetime, reason: str) -> None:
@@ -113,11 +124,19 @@ def _apply(attempt: Attempt, *, connected: bool, at: datetime, reason: str) -> N
     )
 
 
-def mismatched(limit: int = 10_000) -> list[int]:
+def mismatched(batch: int = 5_000) -> list[int]:
     """Ongoing attempts whose stored presence differs from the registry's (a transition whose settle
-    failed, or a registry Redis lost): what the expiry worker settles now and then."""
-    stored = dict(
-        Attempt.objects.filter(status=Attempt.Status.ONGOING).order_by("pk").values_list("pk", "connected")[:limit]
-    )
-    live = presence.connected_many(stored)
-    return [pk for pk, connected in stored.items() if live[pk] != connected]
+    failed, a process that died before settling): what the expiry worker settles now and then."""
+    found: list[int] = []
+    last_id = 0
+    while True:
+        stored = dict(
+            Attempt.objects.filter(status=Attempt.Status.ONGOING, pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", "connected")[:batch]
+        )
+        if not stored:
+            return found
+        live = presence.connected_many(stored)
+        found += [pk for pk, connected in stored.items() if live[pk] != connected]
+        last_id = max(stored)

@@ -12,10 +12,11 @@ import time
 
 import pytest
 
-from attempts import services
+from attempts import presence, services, timer
 from attempts.models import Attempt, AttemptEvent
 from tests.e2e.clients import Socket, attempt_path, open_socket, proctor_path
 from tests.factories import access_token_for, make_exam, make_user
+from tests.faults.sockets import until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -98,3 +99,37 @@ def test_presence_follows_a_page_across_two_processes_and_a_sigkilled_one(cluste
     # Offline since the dead process's last heartbeat, which came before the kill.
     assert killed - 1.0 <= stored.presence_changed_at.timestamp() <= killed
     assert stored.offline_ms // 1000 <= dead["offline_seconds"] <= stored.offline_ms // 1000 + PRESENCE_BOUND_SECONDS
+
+
+def test_a_registry_that_lost_a_process_s_sockets_is_written_again_by_that_process(cluster, student):
+    """Redis restored from an old snapshot, or a process reaped while alive: the process repairs it by itself."""
+    exam = make_exam(questions=2, duration_minutes=60)
+    web = cluster.start_web()
+    attempt = services.attempt_start(user=student, exam_id=exam.pk).attempt
+    token = access_token_for(student)
+    client = timer.client()
+
+    async def scenario():
+        page = await open_socket(web, attempt_path(attempt.pk), token=token)
+        await page.until("tick")
+        await until(lambda: presence.connected_many([attempt.pk])[attempt.pk], 5, "the page in the registry")
+        # The attempt's entry and the process's set gone, the process still known (an old snapshot).
+        lost_at = time.monotonic()
+        client.delete(presence.attempt_key(attempt.pk), *client.keys(presence.proc_key("*")))
+        await until(lambda: presence.connected_many([attempt.pk])[attempt.pk], 3, "the entry written again")
+        snapshot_repair = time.monotonic() - lost_at
+        # The process reaped while alive: it learns so on its next heartbeat.
+        reaped_at = time.monotonic()
+        client.delete(presence.procs_key(), presence.attempt_key(attempt.pk))
+        await until(lambda: presence.connected_many([attempt.pk])[attempt.pk], 3, "the process written again")
+        reaped_repair = time.monotonic() - reaped_at
+        await page.close()
+        return snapshot_repair, reaped_repair
+
+    snapshot_repair, reaped_repair = asyncio.run(scenario())
+
+    print(
+        f"\nregistry repaired after {snapshot_repair:.3f} s (old snapshot), {reaped_repair:.3f} s (reaped while alive)"
+    )
+    assert snapshot_repair < 2 * presence.HEARTBEAT_SECONDS + 0.5
+    assert reaped_repair < 2 * presence.HEARTBEAT_SECONDS + 0.5
