@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by us: /api/docs/ works without internet
     "channels",
     "examsite.apps.SiteConfig",
     "attempts",
@@ -201,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Timed online exams: the clock lives on the server.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # From our own static files, not a CDN: an exam hall's network may reach nothing else.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "attempts.apis.schema_hooks.require_one_of_bodies",

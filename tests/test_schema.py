@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
@@ -67,11 +68,17 @@ def test_schema_yaml_by_default():
     assert response.content.startswith(b"openapi: 3.")
 
 
-def test_docs_page_200():
+def test_docs_page_200_with_its_viewer_from_our_own_static_files():
     response = APIClient().get("/api/docs/")
 
     assert response.status_code == 200
-    assert b"swagger" in response.content.lower()
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any("swagger-ui" in asset and asset.endswith(".js") for asset in assets), assets
+    assert [asset for asset in assets if asset.startswith(("http:", "https:", "//"))] == []
+    for asset in assets:
+        if asset.startswith(settings.STATIC_URL):
+            assert finders.find(asset.removeprefix(settings.STATIC_URL)), asset
 
 
 def test_schema_says_every_error_body_has_a_code(schema):
