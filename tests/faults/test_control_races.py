@@ -41,9 +41,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 ROUNDS = 100
 LEAD_SECONDS = 3.0  # set-up time before the first deadline
 STEP_SECONDS = 0.02  # deadlines this far apart: 100 rounds in 2 s
-# An extension leaves this far either side of its deadline: the service reads the clock a few
-# ms after the call, so about half land before it and half after.
+# An extension leaves this far either side of its deadline, and this much ahead of it: the service
+# reads the clock some 10-15 ms after the call (the hold, the transaction, the row lock). Centred on
+# the deadline itself, only 3-7 of 100 were extended on this 2-core machine; so about half now are.
 JITTER_SECONDS = 0.01
+CALL_LEAD_SECONDS = 0.01
+MAX_ROUNDS = 3
 EXTENSION_SECONDS = 4  # long enough to check every timer before the first new deadline
 FAR = timedelta(minutes=10)  # a deadline no race of a wave comes near
 
@@ -62,12 +65,23 @@ def test_an_extension_at_the_deadline_extends_a_running_timer_or_finds_the_attem
     cluster.start_worker(args=("--sweep-interval", "0.1"))
     exam = make_exam(questions=2)
     proctor = make_user(is_staff=True)
+    # Every round checks every outcome. A round whose calls all landed on one side of their deadlines
+    # (a stall of the loaded 2-core machine makes every call late) raced nothing: it is run again.
+    for _ in range(MAX_ROUNDS):
+        counts = _extensions_at_deadlines(cluster, exam, proctor)
+        if counts["extended"] and counts["timed out"]:
+            break
+    assert counts["extended"] and counts["timed out"], "the jitter puts extensions on both sides of the deadline"
+
+
+def _extensions_at_deadlines(cluster, exam, proctor) -> collections.Counter:
+    """ROUNDS attempts, each extended at its deadline +- JITTER_SECONDS; every outcome checked; the counts."""
     deadlines = spread(ROUNDS, first=time.time() + LEAD_SECONDS, step=STEP_SECONDS)
     attempts = bulk_attempts(exam, bulk_users(ROUNDS), deadline_at=[aware(moment) for moment in deadlines])
     old = {attempt.pk: attempt.deadline_at for attempt in attempts}
     calls = [
         (
-            moment + random.uniform(-JITTER_SECONDS, JITTER_SECONDS),
+            moment - CALL_LEAD_SECONDS + random.uniform(-JITTER_SECONDS, JITTER_SECONDS),
             functools.partial(control.attempt_extend, actor=proctor, attempt_id=pk, seconds=EXTENSION_SECONDS),
         )
         for moment, pk in zip(deadlines, old, strict=True)
@@ -99,11 +113,12 @@ def test_an_extension_at_the_deadline_extends_a_running_timer_or_finds_the_attem
     assert_timed_out_at_new_deadlines(extended, EXTENSION_SECONDS)
     assert all(count == 1 for count in worker_expiries(cluster).values())
     print(
-        f"\nextension at the deadline +-{JITTER_SECONDS * 1000:.0f} ms, {ROUNDS} rounds, 2 workers: {dict(counts)}; "
+        f"\nextension {CALL_LEAD_SECONDS * 1000:.0f} ms before the deadline +-{JITTER_SECONDS * 1000:.0f} ms, "
+        f"{ROUNDS} rounds, 2 workers: {dict(counts)}; "
         f"ticker verdicts {len(ticker.verdicts)}, undecided reads {sum(ticker.undecided.values())} "
         f"on {len(ticker.undecided)} attempts"
     )
-    assert counts["extended"] and counts["timed out"], "the jitter puts extensions on both sides of the deadline"
+    return counts
 
 
 def test_two_proctors_extending_one_attempt_at_once_both_count(cluster):
