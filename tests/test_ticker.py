@@ -21,6 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ATTEMPTS = 25
 SOCKETS_PER_ATTEMPT = 2  # two tabs each: still one PTTL per attempt per second
 PASSES_MEASURED = 3
+# A client's new connection or health check (the presence thread's first settle may open one in the window).
+CONNECTION_SET_UP = {"cmdstat_hello", "cmdstat_select", "cmdstat_ping", "cmdstat_client|setinfo"}
 # What the presence scripts run inside Redis (attempts/presence.py): counted there as their own commands.
 PRESENCE_SCRIPT_COMMANDS = {
     f"cmdstat_{name}"
@@ -68,7 +70,7 @@ async def test_one_pipelined_redis_round_trip_per_second_for_all_sockets(exam, s
         others = {name for name in stats if not name.startswith(("cmdstat_pttl", "cmdstat_config", "cmdstat_info"))}
         # Besides the ticker, only the process's presence heartbeat (a script and its reaping script every
         # HEARTBEAT_SECONDS, whatever the number of sockets): no per-socket reads, no writes of the ticker.
-        assert others <= PRESENCE_SCRIPT_COMMANDS, stats
+        assert others <= PRESENCE_SCRIPT_COMMANDS | CONNECTION_SET_UP, stats
         heartbeats_at_most = 2 * (PASSES_MEASURED / presence.HEARTBEAT_SECONDS + 2)
         assert stats.get("cmdstat_eval", {"calls": 0})["calls"] <= heartbeats_at_most < ATTEMPTS * SOCKETS_PER_ATTEMPT
 
