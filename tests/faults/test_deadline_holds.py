@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 POLLERS = 60  # other students, each polling `remaining` as fast as the server answers
 LEAD_SECONDS = 3.0  # set-up time before the shared deadline
+MAX_ROUNDS = 3
 ANSWERS = 100
 WINDOW_SECONDS = 0.2  # the answers leave within this last stretch before the deadline
 # An answer is judged by when daphne read it; the client's send and daphne's read of it differ by
@@ -66,6 +67,20 @@ def _aware(moment: float) -> datetime:
 
 
 def test_100_answers_received_in_the_last_200_ms_on_a_saturated_server_are_all_accepted_and_scored(saturated):
+    # Every round checks every outcome. A round in which the server kept up (fewer than half the answers
+    # answered after the deadline) showed nothing about the holds: it is run again.
+    for _ in range(MAX_ROUNDS):
+        held_back = _answers_in_the_last_200_ms(saturated)
+        if held_back >= ANSWERS // 2:
+            break
+    assert held_back >= ANSWERS // 2, (
+        f"only {held_back} answers were received in time and answered after the deadline: nothing was shown"
+    )
+
+
+def _answers_in_the_last_200_ms(saturated) -> int:
+    """ANSWERS answers sent in the last 200 ms before a shared deadline, every outcome checked; how many the
+    server answered after the deadline."""
     exam = make_exam(questions=1, marks=2)
     question = exam.questions.get()
     users = bulk_users(ANSWERS)
@@ -97,9 +112,6 @@ def test_100_answers_received_in_the_last_200_ms_on_a_saturated_server_are_all_a
         f"answers received before the deadline refused: late_ms {sorted(stamped_late)}"
     )
     held_back = [o for o in accepted if o.received_at > deadline]
-    assert len(held_back) >= ANSWERS // 2, (
-        f"only {len(held_back)} answers were received in time and answered after the deadline: nothing was shown"
-    )
     assert Answer.objects.filter(attempt__exam=exam).count() == len(accepted)
 
     def all_timed_out() -> bool:
@@ -119,6 +131,7 @@ def test_100_answers_received_in_the_last_200_ms_on_a_saturated_server_are_all_a
         f" after the deadline; {len(refused)} refused, stamped {sorted(stamped_late)} ms after it; "
         f"response time median {waits[len(waits) // 2] * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms"
     )
+    return len(held_back)
 
 
 def test_a_submit_received_before_the_deadline_but_handled_after_it_ends_completed_on_the_socket(saturated):
