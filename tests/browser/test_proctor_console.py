@@ -474,18 +474,24 @@ def tap_without_server_presence(board, sockets: list) -> None:
     board.route_web_socket("**/ws/proctor/**", route)
 
 
-def test_rows_without_presence_keys_show_dashes_and_offer_no_credit(cluster, pages):
+def console_without_server_presence(cluster, pages, *, proctor: str, student: str) -> tuple:
+    """A console watching one student's attempt, its socket stripped of the server's presence:
+    (board, its sockets, the attempt's row, the attempt id)."""
     web = cluster.start_web()
-    proctor = make_user("proctor-xu", is_staff=True)
-    yan = make_user("yan")
+    proctor_user = make_user(proctor, is_staff=True)
     exam = make_exam(questions=2)
-    attempt = services.attempt_start(user=yan, exam_id=exam.pk).attempt
+    attempt = services.attempt_start(user=make_user(student), exam_id=exam.pk).attempt
     board = pages.open("proctor")
     sockets: list = []
     tap_without_server_presence(board, sockets)
-    sign_in(board, web.base_url, proctor.username, next_path=f"/proctor/exams/{exam.pk}/")
+    sign_in(board, web.base_url, proctor_user.username, next_path=f"/proctor/exams/{exam.pk}/")
     row = row_of(board, attempt.pk)
     expect(row).to_be_visible()
+    return board, sockets, row, attempt.pk
+
+
+def test_rows_without_presence_keys_show_dashes_and_offer_no_credit(cluster, pages):
+    _, _, row, _ = console_without_server_presence(cluster, pages, proctor="proctor-xu", student="yan")
     expect(row.locator(".presence")).to_have_text("—")
     expect(row.locator(".offline")).to_have_text("—")
     expect(row).to_have_attribute("data-presence", "unknown")
@@ -494,22 +500,14 @@ def test_rows_without_presence_keys_show_dashes_and_offer_no_credit(cluster, pag
 
 
 def test_presence_frames_drive_the_columns_and_the_credit_button(cluster, pages):
-    web = cluster.start_web()
-    proctor = make_user("proctor-zed", is_staff=True)
-    ada = make_user("ada")
-    exam = make_exam(questions=2)
-    attempt = services.attempt_start(user=ada, exam_id=exam.pk).attempt
-    board = pages.open("proctor")
-    sockets: list = []
-    tap_without_server_presence(board, sockets)
-    sign_in(board, web.base_url, proctor.username, next_path=f"/proctor/exams/{exam.pk}/")
-    row = row_of(board, attempt.pk)
-    expect(row).to_be_visible()
+    board, sockets, row, attempt_id = console_without_server_presence(
+        cluster, pages, proctor="proctor-zed", student="ada"
+    )
 
     def presence(connected: bool, offline_seconds: int, since=None, credited: int | None = None) -> None:
         frame = {
             "type": "presence",
-            "attempt_id": attempt.pk,
+            "attempt_id": attempt_id,
             "connected": connected,
             "offline_seconds": offline_seconds,
             "offline_since": _iso(since) if since else None,
@@ -540,7 +538,7 @@ def test_presence_frames_drive_the_columns_and_the_credit_button(cluster, pages)
     expect(row.locator(".offline")).to_have_text("1:20")
     expect(row.get_by_role("button", name="Credit 0:20 offline time to ada")).to_be_visible()
     press_button(board, "Credit 0:20 offline time to ada")
-    expect(panel_of(board, attempt.pk)).to_contain_text(
+    expect(panel_of(board, attempt_id)).to_contain_text(
         "ada's page has been offline for 1:20 in all, 1:00 of it credited already. Add the 0:20 not credited yet"
     )
     board.keyboard.press("Escape")
