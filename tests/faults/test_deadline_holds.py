@@ -104,8 +104,12 @@ def _answers_in_the_last_200_ms(saturated) -> int:
     refused = [o for o in outcomes if o.status != 200]
     # An answer is judged by when daphne read it, which a loaded loop may do after the client sent
     # it: every refused one must have been stamped at or after the deadline, by the server's log.
+    # The log holds every round's refusals: only this round's attempts count.
+    this_round = {str(attempt.pk) for attempt in attempts}
     stamped_late = [
-        int(ms) for ms in re.findall(r"answer refused attempt=\d+ question=\d+ late_ms=(-?\d+)", saturated.log())
+        int(ms)
+        for attempt_id, ms in re.findall(r"answer refused attempt=(\d+) question=\d+ late_ms=(-?\d+)", saturated.log())
+        if attempt_id in this_round
     ]
     assert all(o.status == 410 for o in refused), [o.body for o in refused][:3]
     assert len(stamped_late) == len(refused) and all(ms >= 0 for ms in stamped_late), (
