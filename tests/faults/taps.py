@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -27,6 +29,25 @@ class ProctorTap:
         """Collect frames until `until_count` of `kinds` came and then `quiet` s of silence, or `timeout`."""
         async_to_sync(self._drain)(until_count, kinds, timeout, quiet)
         return self.frames
+
+    def drain_while(self, work: Callable, *, until_count: int, kinds: tuple[str, ...] = END_EVENTS, timeout: float):
+        """Run `work()` on a thread while collecting as `drain` does; what `work` returned.
+
+        For work that takes long: the channel layer drops a message left unread for its `expiry` (60 s),
+        so a tap that drained only afterwards lost the first events of a 70 s burst on a loaded machine.
+        """
+        return async_to_sync(self._drain_while)(work, until_count, kinds, timeout, 1.0)
+
+    async def _drain_while(self, work: Callable, until_count: int, kinds: tuple[str, ...], timeout: float, quiet):
+        # One event loop for both drains: the layer's receive buffers belong to the loop that made them.
+        started = time.monotonic()
+        with ThreadPoolExecutor(1) as pool:
+            result = asyncio.get_running_loop().run_in_executor(pool, work)
+            await self._drain(until_count, kinds, timeout, quiet)
+            outcome = await result
+        # And what came after `until_count` while the work went on: a duplicate must not go unseen.
+        await self._drain(0, kinds, max(quiet, timeout - (time.monotonic() - started)), quiet)
+        return outcome
 
     async def _drain(self, until_count: int, kinds: tuple[str, ...], timeout: float, quiet: float) -> None:
         deadline = time.monotonic() + timeout
