@@ -101,9 +101,9 @@
    * options.delays: a list of waits in ms (its length is the number of retries), or a function
    * of the retry index giving the wait, undefined to give up. Pass randomized waits
    * (Pace.backoff): pages that failed together must not retry together.
-   * options.again(reply): retry? (by default isTransient). options.stop(): checked before each
-   * wait, and after a wait the kind's Retry-After imposed on the first try; true ends the
-   * retries (reply null when nothing was sent). options.onRetry(retryNumber, retries, reply): before each
+   * options.again(reply): retry? (by default isTransient). options.stop(): checked before and
+   * after each wait (the first try's too, when the kind's Retry-After holds it back); true ends
+   * the retries (reply: the last one, null when nothing was sent). options.onRetry(retryNumber, retries, reply): before each
    * wait after a failure, to say a retry is coming. options.onHold(ms, reply): before a wait
    * the server asked for (reply: its 429 or 503; null when an earlier reply of the same kind
    * still holds this first try back), to say so.
@@ -148,7 +148,7 @@
         // Another request of the kind may have been told to wait meanwhile: that holds here too.
         held = heldFor(kind);
         await waiting.sleep(Math.max(delay, held));
-        if (cancelled) return { reply, gaveUp: false, cancelled: true };
+        if (cancelled || (opts.stop && opts.stop())) return { reply, gaveUp: false, cancelled: true };
       }
     })();
 
