@@ -26,9 +26,11 @@
   // is not asked more often than a working one, and a recovering one is given room.
   const POLL_BACKOFF_MAX_MS = 60 * 1000;
   const STALE_TICK_MS = 5 * 1000; // an open socket that sent no tick this long is not trusted alone
-  // At zero, the end is shown about a second after the server's (0.75 to 1.25 s apart).
+  // At zero, the end is shown about a second after the server's (0.75 to 1.25 s apart); while
+  // the checks fail, their period doubles up to 8 s.
   const END_CHECK_PERIOD_MS = 1000;
   const END_CHECK_SPREAD = 0.25;
+  const END_CHECK_BACKOFF_MAX_MS = 8 * 1000;
   // With a ticking socket the end arrives as a frame (p99 125 ms after the deadline): the end
   // check is a fallback, first sent 2 to 4 s after zero, so that a deadline shared by thousands
   // of students is not met by thousands of `remaining` requests in the same second. Without
@@ -157,7 +159,9 @@
     }
     if (isTransient(reply)) {
       // With a Retry-After, the wait it asked for is said instead (onHold).
-      if (reply.retryAfterMs === null) show("offline", "The server cannot answer right now. The clock keeps counting; retrying.");
+      if (reply.retryAfterMs === null) {
+        show("offline", "The server cannot answer right now. The clock keeps counting; retrying.");
+      }
       return reply;
     }
     if (!reply.ok) return reply;
@@ -186,7 +190,9 @@
     const ticking = socket && socket.isOpen() && lastTickAt !== 0 && performance.now() - lastTickAt <= STALE_TICK_MS;
     const [graceFrom, graceTo] = END_CHECK_GRACE_MS;
     const firstWait = ticking ? graceFrom + Math.random() * (graceTo - graceFrom) : Math.random() * END_CHECK_FIRST_MAX_MS;
-    return repeat(pollOnce, () => Pace.around(END_CHECK_PERIOD_MS, END_CHECK_SPREAD), {
+    const next = (reply, failures) =>
+      Pace.around(Math.min(END_CHECK_BACKOFF_MAX_MS, END_CHECK_PERIOD_MS * 2 ** failures), END_CHECK_SPREAD);
+    return repeat(pollOnce, next, {
       kind: "remaining",
       firstWait,
       stop: E.isOver,
