@@ -103,10 +103,11 @@
    * (Pace.backoff): pages that failed together must not retry together.
    * options.again(reply): retry? (by default isTransient). options.stop(): checked before and
    * after each wait (the first try's too, when the kind's Retry-After holds it back); true ends
-   * the retries (reply: the last one, null when nothing was sent). options.onRetry(retryNumber, retries, reply): before each
-   * wait after a failure, to say a retry is coming. options.onHold(ms, reply): before a wait
-   * the server asked for (reply: its 429 or 503; null when an earlier reply of the same kind
-   * still holds this first try back), to say so.
+   * the retries (reply: the last one, null when nothing was sent).
+   * options.onRetry(retryNumber, retries, reply): before each wait after a failure, to say a
+   * retry is coming. options.onHold(ms, reply): before a wait the server asked for (reply: its
+   * 429 or 503; null when an earlier reply of the same kind still holds this first try back),
+   * to say so.
    *
    * Returns {done, cancel}: done resolves to {reply, gaveUp, cancelled}; cancel() ends the
    * waiting at once (a request already sent still completes).
