@@ -271,7 +271,7 @@ def test_a_failed_save_is_retried_and_a_lost_one_is_said(web, pages):
         else:
             route.continue_()
 
-    # One dropped request: the page says it retries, then saves. The retry comes 0.25 to 1 s
+    # One dropped request: the page says it retries, then saves. The retry comes 0.5 to 1 s
     # later (at random): the text is checked first, in one look, before it is gone.
     page.route("**/api/exam/timer/submit-answer/", flaky)
     page.locator(f"#q-{first} label.option", has=page.locator("input[value='B']")).click()

@@ -5,7 +5,7 @@
 
   // Doubling delays with full jitter (pace.js): a server restart closes every socket at once,
   // and the pages must not all come back at once, nor in step at each later try. The n-th
-  // reconnect in a row waits a random time between 0.25 s and min(30 s, 1 s · 2^n).
+  // reconnect in a row waits a random time between 0.5 s and min(30 s, 1 s · 2^n).
   const BACKOFF_FIRST_MS = 1000;
   const BACKOFF_MAX_MS = 30 * 1000;
   // A socket refused for its token right after a refresh is not retried at once forever.

@@ -25,12 +25,12 @@
 
   /**
    * Exponential back-off with full jitter: after `failures` failures in a row, a random wait
-   * between a quarter of `firstMs` and min(capMs, firstMs · 2^failures). The floor keeps a page
-   * from asking again at once; the randomness spreads pages that failed together.
+   * between half of `firstMs` and min(capMs, firstMs · 2^failures). The floor keeps a page from
+   * asking again at once; the randomness spreads pages that failed together.
    */
   function backoff(failures, firstMs, capMs) {
     const ceiling = Math.min(capMs, firstMs * 2 ** failures);
-    const floor = Math.min(ceiling, firstMs / 4);
+    const floor = Math.min(ceiling, firstMs / 2);
     return floor + Math.random() * (ceiling - floor);
   }
 
