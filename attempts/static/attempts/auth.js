@@ -15,8 +15,9 @@
   // Up to half the margin earlier still, at random: the tokens of students who started
   // together expire together, and their refreshes should not come together.
   const REFRESH_SPREAD = 0.5;
-  // A refresh that failed on the network or with a 5xx is tried again after a random back-off
-  // from about 5 s up to a minute (pace.js); a 429 or 503 with Retry-After waits at least that.
+  // A refresh that failed on the network or with a 5xx is tried again after a random back-off:
+  // 2.5 to 5 s the first time, doubling up to a minute (pace.js); after a 429 or 503 with
+  // Retry-After, at least the time it asked for.
   const REFRESH_RETRY_MS = 5 * 1000;
   const REFRESH_RETRY_MAX_MS = 60 * 1000;
 
