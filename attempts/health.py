@@ -17,6 +17,11 @@ def _database() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
+# A 503 says when to look again (RFC 9110 Retry-After): a part that failed is usually back
+# within seconds (a Redis restart, a database failover), and a client or balancer that honours
+# it (the exam page does, for every 503) does not ask again in a tight loop meanwhile.
+RETRY_AFTER_SECONDS = 5
+
 # Managed Redis often refuses CONFIG GET. The expiry worker then proves the events with a
 # probe key before it starts; a health check cannot wait for one, so it reports "unverified"
 # rather than failing every node of a deployment that works.
@@ -36,7 +41,7 @@ def _redis() -> tuple[str, str]:
 
 @require_GET
 def healthz(request):
-    """200 when the database and Redis answer and expired-key events are on; 503 naming what fails."""
+    """200 when the database and Redis answer and expired-key events are on; 503 naming what fails, with Retry-After."""
     redis_state, notifications = _redis()
     checks = {
         "database": _database(),
@@ -48,4 +53,6 @@ def healthz(request):
     body = {"status": "ok" if healthy else "unavailable", "checks": checks}
     if failing:
         body["failing"] = failing
-    return JsonResponse(body, status=200 if healthy else 503)
+    if healthy:
+        return JsonResponse(body)
+    return JsonResponse(body, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -18,6 +18,7 @@ def test_healthy_200():
     response = health()
 
     assert response.status_code == 200
+    assert "Retry-After" not in response
     assert response.json() == {
         "status": "ok",
         "checks": {"database": "ok", "redis": "ok", "keyspace_notifications": "ok"},
@@ -29,6 +30,7 @@ def test_redis_unreachable_503_names_redis(settings):
         response = health()
 
     assert response.status_code == 503
+    assert response["Retry-After"] == "5"  # seconds: when to look again (docs/api.md)
     body = response.json()
     assert body["status"] == "unavailable"
     assert "redis" in body["failing"]
@@ -41,6 +43,7 @@ def test_keyspace_notifications_off_503_names_them(settings):
         response = health()
 
     assert response.status_code == 503
+    assert response["Retry-After"] == "5"
     body = response.json()
     assert body["failing"] == ["keyspace_notifications"]
     assert body["checks"] == {"database": "ok", "redis": "ok", "keyspace_notifications": "off"}

@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 # How early the page may lock before the real deadline: its own margin (100 ms) plus honest
 # room for a loaded 2-core machine. Never later than the deadline.
 EARLIEST_LOCK_SECONDS = 1.0
-SAVE_RETRIES_SECONDS = 7  # exam-saves.js: retries after 1, 2 and 4 s
+SAVE_RETRIES_SECONDS = 7  # exam-saves.js: retries after random waits of at most 1, 2 and 4 s
 SUB_SECOND_OFFSETS = [0.05, 0.35, 0.65, 0.95]
 
 # Records, in the page, the Date.now() at which the option inputs first became disabled.

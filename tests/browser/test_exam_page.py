@@ -30,8 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transa
 # The bounds: a reload loses at most 2 s; the page shows a timeout within 2 s of the deadline.
 RELOAD_LOSS_MAX_SECONDS = 2.0
 TIMEOUT_SHOWN_WITHIN_SECONDS = 2.0
-POLL_INTERVAL_SECONDS = 10  # the page polls `remaining` this often while the socket is down
-TOKEN_REFRESH_WAIT_SECONDS = 45  # a one-minute token is refreshed 30 s after it arrived
+POLL_INTERVAL_MAX_SECONDS = 12  # the page polls `remaining` about every 10 s (8 to 12) while the socket is down
+TOKEN_REFRESH_WAIT_SECONDS = 45  # a one-minute token is refreshed 15 to 30 s after it arrived
 
 
 def test_answers_and_clock_survive_a_reload(web, pages):
@@ -180,14 +180,14 @@ def test_counts_down_by_polling_while_the_socket_is_blocked_then_reconnects(web,
 
     open_exam(page, web.base_url, student.username, exam.pk)
     expect(page.locator("#connection")).to_have_attribute("data-state", "polling")
-    expect(page.locator("#connection")).to_contain_text("checking the time every 10 s")
+    expect(page.locator("#connection")).to_contain_text("checking the time about every 10 s")
     first = seconds_left(page)
     wait_until(lambda: seconds_left(page) <= first - 2, timeout=10, what="the clock to count down without a socket")
 
     # The server's time changes: only a poll can tell the page, within one polling interval.
     attempt = set_deadline(the_attempt(student, exam), 120)
     wait_until(
-        lambda: seconds_left(page) <= 120, timeout=POLL_INTERVAL_SECONDS + 5, what="a poll to bring the new time"
+        lambda: seconds_left(page) <= 120, timeout=POLL_INTERVAL_MAX_SECONDS + 5, what="a poll to bring the new time"
     )
     assert seconds_left(page) >= 100
     assert len(polls) >= 2, polls
@@ -206,7 +206,7 @@ def test_counts_down_by_polling_while_the_socket_is_blocked_then_reconnects(web,
 
 
 def test_the_page_refreshes_its_token_before_expiry_and_renews_the_socket(cluster, pages):
-    # One-minute access tokens: the page refreshes 30 s after receiving one (auth.js).
+    # One-minute access tokens: the page refreshes 15 to 30 s after receiving one (auth.js).
     web = cluster.start_web(env={"JWT_ACCESS_MINUTES": "1"})
     student = make_user()
     exam = make_exam(questions=2, duration_minutes=30)
@@ -271,10 +271,10 @@ def test_a_failed_save_is_retried_and_a_lost_one_is_said(web, pages):
         else:
             route.continue_()
 
-    # One dropped request: the page says it retries, then saves.
+    # One dropped request: the page says it retries, then saves. The retry comes 0.5 to 1 s
+    # later (at random): the text is checked first, in one look, before it is gone.
     page.route("**/api/exam/timer/submit-answer/", flaky)
     page.locator(f"#q-{first} label.option", has=page.locator("input[value='B']")).click()
-    expect(page.locator(f"#save-{first}")).to_have_attribute("data-state", "retrying")
     expect(page.locator(f"#save-{first}")).to_contain_text("retrying (1 of 3)")
     expect(page.locator(f"#save-{first}")).to_have_text("Saved")
     assert Answer.objects.get(question_id=first).selected_option == "B"

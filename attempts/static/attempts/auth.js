@@ -12,10 +12,19 @@
   // life: a slow network or a sleeping laptop must not let a socket outlive its token.
   const REFRESH_MARGIN_MIN_MS = 30 * 1000;
   const REFRESH_MARGIN_MAX_MS = 120 * 1000;
-  const REFRESH_RETRY_MS = 5 * 1000; // a refresh that failed on the network is tried again soon
+  // Up to half the margin earlier still, at random: the tokens of students who started
+  // together expire together, and their refreshes should not come together.
+  const REFRESH_SPREAD = 0.5;
+  // A refresh that failed on the network or with a 5xx is tried again after a random back-off:
+  // 2.5 to 5 s the first time, doubling up to a minute (pace.js); after a 429 or 503 with
+  // Retry-After, at least the time it asked for.
+  const REFRESH_RETRY_MS = 5 * 1000;
+  const REFRESH_RETRY_MAX_MS = 60 * 1000;
 
   let refreshTimer = null;
   let refreshing = null; // the one refresh in flight: concurrent callers share it
+  let refreshFailures = 0; // failed refreshes in a row: the back-off grows with them
+  let refreshHeldUntil = 0; // performance.now() before which no refresh is sent (the server's Retry-After)
   // A page that asks for the password itself when the session ends (the exam page: leaving it
   // mid-exam would cost the student time), instead of going to the sign-in page.
   let sessionLostHandler = null;
@@ -66,7 +75,7 @@
     const record = load();
     if (!record) return;
     const margin = Math.min(REFRESH_MARGIN_MAX_MS, Math.max(REFRESH_MARGIN_MIN_MS, record.lifetimeMs / 4));
-    const due = record.receivedAt + record.lifetimeMs - margin;
+    const due = record.receivedAt + record.lifetimeMs - margin * (1 + REFRESH_SPREAD * Math.random());
     refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(0, due - Date.now()));
   }
 
@@ -100,35 +109,65 @@
     return lost.promise;
   }
 
-  /** Exchange the refresh token for a new pair; on refusal the tab is signed out. */
+  /** The wait a 429 or 503 reply asks for with its Retry-After header, in ms; null for any other reply. */
+  function askedWait(response) {
+    if (response.status !== 429 && response.status !== 503) return null;
+    return window.Pace.retryAfterMs(response.headers.get("Retry-After"));
+  }
+
+  /**
+   * Exchange the refresh token for a new pair; on refusal the tab is signed out. While the
+   * server's Retry-After holds refreshes back, a caller (a request that got 401) waits for it.
+   */
   function refresh() {
     if (refreshing) return refreshing;
-    const record = load();
-    if (!record) return lost ? lost.promise : Promise.reject(new Error("not signed in"));
-    refreshing = fetch("/api/token/refresh/", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ refresh: record.refresh }),
-    })
-      .then(async (response) => {
-        if (response.status === 401 || response.status === 400) return sessionLost(record.username);
-        if (!response.ok) throw new Error("refresh failed: " + response.status);
-        // Rotation: the answer carries a new refresh token and the old one is now revoked.
-        const updated = store(await response.json());
-        window.dispatchEvent(new CustomEvent("examauth:refreshed", { detail: { access: updated.access } }));
-        return updated.access;
-      })
+    if (!load()) return lost ? lost.promise : Promise.reject(new Error("not signed in"));
+    const held = Math.max(0, refreshHeldUntil - performance.now());
+    refreshing = new Promise((resolve) => setTimeout(resolve, held))
+      .then(sendRefresh)
       .catch((error) => {
-        if (load()) {
-          clearTimeout(refreshTimer);
-          refreshTimer = setTimeout(() => refresh().catch(() => {}), REFRESH_RETRY_MS);
-        }
+        if (load()) retryRefreshLater(error.retryAfterMs);
         throw error;
       })
       .finally(() => {
         refreshing = null;
       });
     return refreshing;
+  }
+
+  async function sendRefresh() {
+    const record = load();
+    if (!record) throw new Error("not signed in");
+    const response = await fetch("/api/token/refresh/", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ refresh: record.refresh }),
+    });
+    if (response.status === 401 || response.status === 400) return sessionLost(record.username);
+    if (!response.ok) {
+      const error = new Error("refresh failed: " + response.status);
+      error.retryAfterMs = askedWait(response);
+      throw error;
+    }
+    // Rotation: the answer carries a new refresh token and the old one is now revoked.
+    const updated = store(await response.json());
+    refreshFailures = 0;
+    window.dispatchEvent(new CustomEvent("examauth:refreshed", { detail: { access: updated.access } }));
+    return updated.access;
+  }
+
+  /** A refresh failed: the next one after a random back-off, or after the server's Retry-After. */
+  function retryRefreshLater(retryAfterMs) {
+    let wait;
+    if (retryAfterMs !== null && retryAfterMs !== undefined) {
+      wait = window.Pace.honour(retryAfterMs);
+      refreshHeldUntil = performance.now() + wait;
+    } else {
+      wait = window.Pace.backoff(refreshFailures, REFRESH_RETRY_MS, REFRESH_RETRY_MAX_MS);
+    }
+    refreshFailures += 1;
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(() => refresh().catch(() => {}), wait);
   }
 
   async function signIn(username, password) {
@@ -167,7 +206,10 @@
     location.assign("/login/");
   }
 
-  /** fetch() with the access token; one refresh and retry on 401. Resolves {ok, status, data}. */
+  /**
+   * fetch() with the access token; one refresh and retry on 401. Resolves {ok, status, data,
+   * retryAfterMs}: the last is the wait a 429 or 503 asked for (Retry-After), else null.
+   */
   async function api(path, options) {
     const opts = options || {};
     const send = (token) =>
@@ -193,7 +235,7 @@
       response = await send(await refresh());
     }
     const data = await response.json().catch(() => ({}));
-    return { ok: response.ok, status: response.status, data };
+    return { ok: response.ok, status: response.status, data, retryAfterMs: askedWait(response) };
   }
 
   /** The access token, or a trip to the sign-in page when this tab has none. */

@@ -11,7 +11,15 @@
   const E = window.Exam;
   const el = E.el;
   const { ask, retry, isTransient } = window.ExamRequests;
-  const RESULT_RETRY_DELAYS_MS = [1000, 2000, 4000, 8000];
+  const Pace = window.Pace;
+  // Four retries, the n-th after a random wait of up to 1 s · 2^n (pace.js).
+  const RESULT_RETRIES = 4;
+  const RESULT_RETRY_FIRST_MS = 1000;
+  const RESULT_RETRY_MAX_MS = 8000;
+  // An end the server announces (a shared deadline's timeout frames, a proctor ending the
+  // exam) reaches every page at once: their result requests are spread over 2 s. The end
+  // itself is shown at once; only the score comes up to 2 s later.
+  const RESULT_SPREAD_MS = 2000;
   const ENDED_BY_PROCTOR = {
     status: "ended_by_proctor",
     message: "The proctor ended your exam. The answers saved until then were scored.",
@@ -49,8 +57,10 @@
 
   /** The result of an ended attempt: `submit` answers it every time it is asked. */
   async function fetchResult() {
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * RESULT_SPREAD_MS));
     const { reply } = await retry(() => window.ExamAuth.api(submitUrl(), { method: "POST" }), {
-      delays: RESULT_RETRY_DELAYS_MS,
+      kind: "result",
+      delays: Array.from({ length: RESULT_RETRIES }, (_, n) => Pace.backoff(n, RESULT_RETRY_FIRST_MS, RESULT_RETRY_MAX_MS)),
     }).done;
     if (reply && reply.ok) {
       if (!E.view.resultShown()) showResult(reply.data);

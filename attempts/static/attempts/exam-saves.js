@@ -3,8 +3,10 @@
  *
  * One saver a question: a change made while a save is in flight is sent after it, so the
  * server ends with the last choice and never two requests of this tab race for one question.
- * Passing failures are retried (three retries, then the student is told and can try again); a
- * refusal is the server's answer, recognised by its `code`. A save that failed is sent again by
+ * Passing failures are retried (three retries after random waits of up to 1, 2 and 4 s, then the
+ * student is told and can try again); a 429 or 503 with Retry-After is waited out and sent
+ * again, without using up a retry and without limit (retry.js); a refusal is the server's
+ * answer, recognised by its `code`. A save that failed is sent again by
  * itself as soon as the server is heard from again, and at the latest by the submit: the score
  * must count every choice the student made.
  *
@@ -21,8 +23,13 @@
 
   const E = window.Exam;
   const { ask, retry, isTransient } = window.ExamRequests;
+  const Pace = window.Pace;
   const CODES = window.PROTOCOL.errors;
-  const SAVE_RETRY_DELAYS_MS = [1000, 2000, 4000];
+  // Three retries, the n-th after a random wait of up to 1 s · 2^n (pace.js): the saves that a
+  // server restart failed together are not sent again together.
+  const SAVE_RETRIES = 3;
+  const SAVE_RETRY_FIRST_MS = 1000;
+  const SAVE_RETRY_MAX_MS = 4000;
 
   // question id -> {wanted, running, promise, failed, last, heard}: `wanted` the choice waiting
   // to be sent, `last` the latest choice sent ({option, chosenAt}), `heard` the option of the
@@ -72,7 +79,7 @@
         saver.wanted = null;
         saver.last = choice;
         E.view.setSaveStatus(questionId, "saving", "Saving…");
-        const outcome = await save(questionId, choice);
+        const outcome = await save(questionId, choice, saver);
         if (outcome.result === "refused") return;
         // Per choice: a failure of an older choice is forgotten once a newer one is saved.
         saver.failed = outcome.result === "failed";
@@ -157,8 +164,11 @@
     });
   }
 
-  /** One choice to the server: {result: "saved" | "failed" (out of reach after the retries) | "refused" | "superseded", stored}. */
-  async function save(questionId, choice) {
+  /**
+   * One choice to the server: {result: "saved" | "failed" (out of reach after the retries, or
+   * given up for a newer choice) | "refused" | "superseded", stored}.
+   */
+  async function save(questionId, choice, saver) {
     // Built once: every retry sends the same body, with the time the choice was made.
     const body = {
       attempt_id: E.page.attemptId,
@@ -169,10 +179,15 @@
     const request = retry(
       () => window.ExamAuth.api("/api/exam/timer/submit-answer/", { method: "POST", body }),
       {
-        delays: SAVE_RETRY_DELAYS_MS,
-        stop: E.isOver,
+        kind: "save",
+        delays: Array.from({ length: SAVE_RETRIES }, (_, n) => Pace.backoff(n, SAVE_RETRY_FIRST_MS, SAVE_RETRY_MAX_MS)),
+        // A newer choice waits: it is sent instead of this one again (it would replace it anyway).
+        stop: () => E.isOver() || saver.wanted !== null,
         onRetry(number, retries) {
           E.view.setSaveStatus(questionId, "retrying", "Not saved yet, retrying (" + number + " of " + retries + ")…");
+        },
+        onHold(ms) {
+          E.view.setSaveStatus(questionId, "retrying", "Saving… the server asked us to wait " + Pace.seconds(ms) + " s.");
         },
       },
     );

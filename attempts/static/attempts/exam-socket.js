@@ -2,24 +2,49 @@
  *
  * A tick sets the clock and ends any polling; a socket that cannot connect, or that stopped
  * ticking, makes the page poll instead. At zero on the page's clock (state `ending`) the page
- * asks every second until the server confirms the end or gives time back.
+ * asks about every second until the server confirms the end or gives time back.
+ *
+ * Every wait is random (pace.js): a server restart drops thousands of sockets at once, and
+ * their pages must not then poll in step. The countdown does not need the polls to run: it
+ * counts on this page's clock towards the deadline the last value gave (exam-clock.js), so a
+ * poll only corrects it (a proctor's change, or the start reply's rounding).
  */
 (function () {
   "use strict";
 
   const E = window.Exam;
-  const { ask, retry, reachable } = window.ExamRequests;
+  const { ask, repeat, heldFor, isTransient, reachable } = window.ExamRequests;
+  const Pace = window.Pace;
   const CLOSE = window.PROTOCOL.close;
   const show = window.LiveSocket.showConnection;
-  const POLL_INTERVAL_MS = 10 * 1000; // as the connection line says; a changed deadline shows within one
+  // Polls come about every 10 s (8 to 12 s, at random), as the connection line says; a changed
+  // deadline shows within one. The first one after the socket is lost comes at a random moment
+  // of the first 10 s: every page of a restarted server lost its socket at the same instant.
+  const POLL_PERIOD_MS = 10 * 1000;
+  const POLL_SPREAD = 0.2;
+  // A poll that failed (network, 5xx) doubles the wait, up to a minute: an unreachable server
+  // is not asked more often than a working one, and a recovering one is given room.
+  const POLL_BACKOFF_MAX_MS = 60 * 1000;
   const STALE_TICK_MS = 5 * 1000; // an open socket that sent no tick this long is not trusted alone
-  const END_CHECK_INTERVAL_MS = 1000; // at zero, the end is shown within a second of the server's
+  // At zero, the end is shown about a second after the server's (0.75 to 1.25 s apart); while
+  // the checks fail, their period doubles up to 8 s.
+  const END_CHECK_PERIOD_MS = 1000;
+  const END_CHECK_SPREAD = 0.25;
+  const END_CHECK_BACKOFF_MAX_MS = 8 * 1000;
+  // With a ticking socket the end arrives as a frame (p99 125 ms after the deadline): the end
+  // check is a fallback, first sent 2 to 4 s after zero, so that a deadline shared by thousands
+  // of students is not met by thousands of `remaining` requests in the same second. Without
+  // one, the first check comes within half a second of zero.
+  const END_CHECK_GRACE_MS = [2000, 4000];
+  const END_CHECK_FIRST_MAX_MS = 500;
 
   let socket = null;
   let polling = null; // the repeated `remaining` request while the socket is down
   let endCheck = null; // the repeated `remaining` request while ending
   let lastTickAt = 0;
   let opened = 0; // sockets opened so far: from the second on, a reconnect
+  let exact = false; // the clock has had a server value in ms (a tick, a poll), not only the start reply's seconds
+  let reconnectIn = null; // seconds until the socket's next try, as the connection line says
 
   /**
    * What the server said is left: `remaining_ms` (exact when it read the timer), or whole
@@ -29,6 +54,7 @@
    */
   function setClock(data) {
     const ms = data.remaining_ms !== undefined ? data.remaining_ms : data.remaining_seconds * 1000;
+    if (data.remaining_ms !== undefined) exact = true;
     const givenBack = E.clock.observe(ms);
     if (givenBack && E.state() === "ending" && !E.clock.lockDue()) {
       E.transition("running", "the server gave time back");
@@ -46,8 +72,9 @@
       onFrame: handleFrame,
       onClose: handleClose,
       onWaiting(seconds) {
-        show("polling", "Live clock unavailable: checking the time every 10 s. Reconnecting in " + seconds + " s.");
+        reconnectIn = seconds;
         startPolling();
+        showPolling(heldFor("remaining"));
       },
     });
     socket.start();
@@ -106,6 +133,22 @@
     E.notices.announcements(reply.data.announcements);
   }
 
+  /** The connection line while the page polls: how often, or, when the server asked it to wait, for how long. */
+  function showPolling(heldMs) {
+    if (polling === null || E.isOver() || E.state() === "ending") return;
+    const reconnect = reconnectIn === null ? "" : " Reconnecting in " + reconnectIn + " s.";
+    if (heldMs > 0) {
+      const wait = Pace.seconds(heldMs);
+      show(
+        "polling",
+        "Live clock unavailable, and the server asked us to wait: checking the time again in " + wait +
+          " s. The clock keeps counting." + reconnect,
+      );
+    } else {
+      show("polling", "Live clock unavailable: checking the time about every 10 s." + reconnect);
+    }
+  }
+
   /** Ask `remaining` once and act on its answer; resolves to the reply, or null on failure. */
   async function pollOnce() {
     if (E.isOver() || E.page.attemptId === null) return null;
@@ -114,21 +157,51 @@
       show("offline", "Cannot reach the server. The clock keeps counting; retrying.");
       return null;
     }
+    if (isTransient(reply)) {
+      // With a Retry-After, the wait it asked for is said instead (onHold).
+      if (reply.retryAfterMs === null) {
+        show("offline", "The server cannot answer right now. The clock keeps counting; retrying.");
+      }
+      return reply;
+    }
     if (!reply.ok) return reply;
+    showPolling(0);
     if (reply.data.status === "running") setClock(reply.data);
     else if (reply.data.status === "timeout") E.endExam("timed_out", "remaining says timeout");
     else if (reply.data.status === "completed") E.endExam("submitted", "remaining says completed");
     return reply;
   }
 
-  /** `remaining` now and then every `intervalMs` (whatever it answers) until cancelled. */
-  function repeatPoll(intervalMs) {
-    return retry(pollOnce, { again: () => true, delays: () => intervalMs, stop: E.isOver });
-  }
-
+  /** `remaining` polls while the socket is down: about every 10 s, less often while they fail. */
   function startPolling() {
     if (polling !== null || E.isOver()) return;
-    polling = repeatPoll(POLL_INTERVAL_MS);
+    // Only the start reply's whole seconds so far (a page opened while the socket is down):
+    // ask at once, the clock may be up to a second late. Else at a random moment of a period.
+    const firstWait = exact ? Math.random() * POLL_PERIOD_MS : 0;
+    polling = repeat(
+      pollOnce,
+      (reply, failures) => Pace.around(Math.min(POLL_BACKOFF_MAX_MS, POLL_PERIOD_MS * 2 ** failures), POLL_SPREAD),
+      { kind: "remaining", firstWait, stop: E.isOver, onHold: showPolling },
+    );
+  }
+
+  /** At zero on the page's clock: `remaining` about every second until the server confirms the end or gives time back. */
+  function startEndCheck() {
+    const ticking = socket && socket.isOpen() && lastTickAt !== 0 && performance.now() - lastTickAt <= STALE_TICK_MS;
+    const [graceFrom, graceTo] = END_CHECK_GRACE_MS;
+    const firstWait = ticking ? graceFrom + Math.random() * (graceTo - graceFrom) : Math.random() * END_CHECK_FIRST_MAX_MS;
+    const next = (reply, failures) =>
+      Pace.around(Math.min(END_CHECK_BACKOFF_MAX_MS, END_CHECK_PERIOD_MS * 2 ** failures), END_CHECK_SPREAD);
+    return repeat(pollOnce, next, {
+      kind: "remaining",
+      firstWait,
+      stop: E.isOver,
+      onHold(ms) {
+        if (E.state() === "ending") {
+          show("ending", "Time is up. The server asked us to wait: confirming with it in " + Pace.seconds(ms) + " s.");
+        }
+      },
+    });
   }
 
   function stopPolling() {
@@ -142,15 +215,15 @@
     if (performance.now() - lastTickAt > STALE_TICK_MS) startPolling();
   }
 
-  /** Back in front: get the server's value now instead of at the next tick. */
+  /** Back in front: get the server's value now instead of at the next tick (unless the server asked us to wait). */
   function resync() {
     if (E.isOver() || E.page.attemptId === null) return;
     if (socket && socket.isOpen()) socket.send({ type: "sync" });
-    else pollOnce();
+    else if (heldFor("remaining") === 0) pollOnce();
   }
 
   E.onTransition((to, from) => {
-    if (to === "ending") endCheck = repeatPoll(END_CHECK_INTERVAL_MS);
+    if (to === "ending") endCheck = startEndCheck();
     if (from === "ending" && endCheck !== null) {
       endCheck.cancel();
       endCheck = null;

@@ -3,7 +3,9 @@
 (function () {
   "use strict";
 
-  // Doubling delays with jitter: a server restart must not be met by every client at once.
+  // Doubling delays with full jitter (pace.js): a server restart closes every socket at once,
+  // and the pages must not all come back at once, nor in step at each later try. The n-th
+  // reconnect in a row waits a random time between 0.5 s and min(30 s, 1 s · 2^n).
   const BACKOFF_FIRST_MS = 1000;
   const BACKOFF_MAX_MS = 30 * 1000;
   // A socket refused for its token right after a refresh is not retried at once forever.
@@ -96,8 +98,7 @@
 
     scheduleReconnect() {
       if (this.stopped) return;
-      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.failures);
-      const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+      const delay = Math.round(window.Pace.backoff(this.failures, BACKOFF_FIRST_MS, BACKOFF_MAX_MS));
       this.failures += 1;
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.connectNow(), delay);
