@@ -78,8 +78,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             # ticker must never keep pushing to a socket that is gone.
             self._mark_closed()
             await self.on_closing()
-            if self.channel_layer is not None:
-                layer_groups.layer_groups(self.channel_layer).forget(self)
+            layer_groups.forget(self.channel_layer, self)
 
     async def dispatch(self, message):
         # Channels 4.2+ hops to the database thread before every handler to close stale

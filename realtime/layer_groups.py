@@ -149,11 +149,14 @@ class LayerGroups:
     async def _epoch(self, index: int) -> str:
         """The shard's marker (written if missing) and the `run_id` of the Redis that holds it, in one round trip."""
         key = f"{self.layer.prefix}:layer-epoch"
+        # It lives as long as a group does, renewed on every read: a process's groups outlive it never.
+        ttl = self.layer.group_expiry
         async with self.layer.connection(index).pipeline(transaction=False) as pipe:
-            pipe.set(key, uuid.uuid4().hex, nx=True)
+            pipe.set(key, uuid.uuid4().hex, nx=True, ex=ttl)
+            pipe.expire(key, ttl)
             pipe.get(key)
             pipe.info("server")
-            _, marker, info = await pipe.execute(raise_on_error=False)
+            _, _, marker, info = await pipe.execute(raise_on_error=False)
         if isinstance(marker, Exception):
             raise marker
         # INFO may be forbidden (a managed Redis): the marker alone still finds an empty restart.
@@ -223,3 +226,10 @@ def layer_groups(layer) -> LayerGroups:
     if groups is None or groups.layer is not layer:
         groups = _per_loop[loop] = LayerGroups(layer)
     return groups
+
+
+def forget(layer, member: Member) -> None:
+    """`member` is gone: drop its memberships in `layer`, if this loop holds any (never starts a registry)."""
+    groups = _per_loop.get(asyncio.get_running_loop())
+    if groups is not None and groups.layer is layer:
+        groups.forget(member)
