@@ -78,7 +78,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             # ticker must never keep pushing to a socket that is gone.
             self._mark_closed()
             await self.on_closing()
-            layer_groups.forget(self.channel_layer, self)
+            layer_groups.forget(getattr(self, "channel_layer", None), self)
 
     async def dispatch(self, message):
         # Channels 4.2+ hops to the database thread before every handler to close stale
@@ -219,8 +219,8 @@ def _log_layer_outage(exc: Exception) -> None:
     more = _outage_log["since"]
     _outage_log.update(last=now, since=0)
     logger.warning(
-        "socket closed (%d), channel layer Redis unreachable: %s%s",
+        "socket ended (closed %d if open), channel layer Redis unreachable: %s%s",
         CLOSE_LAYER_UNREACHABLE,
         exc,
-        f" ({more} more closed since the last such line)" if more else "",
+        f" ({more} more since the last such line)" if more else "",
     )

@@ -39,7 +39,8 @@ _gate = LoopGate(LAYER_CONCURRENCY)
 # retry wait, examsite/redis_pools.py) of Redis answering, well inside the 1 s promise. One round
 # trip per shard per process per check.
 CHECK_SECONDS = 0.25
-LAYER_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+# What a layer call raises when its Redis is unreachable (after the pool's retries).
+LAYER_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 
 
 class Member(Protocol):

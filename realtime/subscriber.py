@@ -122,7 +122,7 @@ def relay(batch: Sequence[events.Event]) -> None:
         return
     try:
         publisher.publish(messages)
-    except LAYER_ERRORS as exc:
+    except (*LAYER_ERRORS, TimeoutError) as exc:  # TimeoutError: the publishing loop's own bound
         # An outage longer than the layer pool's retries: one line, not a traceback. The sockets'
         # safety nets (the ticker's, a proctor's snapshot on reconnect) cover what is lost.
         logger.warning("%d channel-layer messages not published, its Redis unreachable: %s", len(messages), exc)
