@@ -24,6 +24,7 @@ import weakref
 from typing import Protocol
 
 import redis
+from channels_redis.core import RedisChannelLayer
 
 from examsite.gates import LoopGate
 
@@ -57,6 +58,8 @@ class LayerGroups:
 
     def __init__(self, layer) -> None:
         self.layer = layer
+        # Only channels-redis's layer keeps groups in Redis keys that a restart loses; any other is joined plainly.
+        self._watched = isinstance(layer, RedisChannelLayer)
         self._groups: dict[Member, set[str]] = {}
         self._epochs: dict[int, str] = {}  # shard index -> the epoch last read there
         self._lost: set[int] = set()  # shards whose re-join has not fully succeeded yet
@@ -72,11 +75,12 @@ class LayerGroups:
 
     async def join(self, member: Member, group: str) -> None:
         """group_add, queued behind the process's other joins and leaves beyond LAYER_CONCURRENCY."""
-        if not self._epochs:
-            # Before the process's first group exists: a loss after it must be seen as one.
-            await self._read_first_epochs()
-        self._groups.setdefault(member, set()).add(group)
-        self._keep_watching()
+        if self._watched:
+            if not self._epochs:
+                # Before the process's first group exists: a loss after it must be seen as one.
+                await self._read_first_epochs()
+            self._groups.setdefault(member, set()).add(group)
+            self._keep_watching()
         try:
             async with _gate.semaphore():
                 await self.layer.group_add(group, member.channel_name)
