@@ -19,6 +19,8 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from examsite.redis_pools import async_pool_options, sync_pool_options
+
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
 # Short: a student's request must not hang on a dead Redis; callers fall back to deadline_at.
 SOCKET_TIMEOUT_SECONDS = 2.0
@@ -34,8 +36,8 @@ def _client_for(url: str) -> redis.Redis:
         url,
         socket_timeout=SOCKET_TIMEOUT_SECONDS,
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
         decode_responses=True,
+        **sync_pool_options(),  # rides over a Redis restart; examsite/redis_pools.py
     )
 
 
@@ -148,8 +150,8 @@ def async_client() -> redis.asyncio.Redis:
             url,
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
-            health_check_interval=30,
             decode_responses=True,
+            **async_pool_options(),
         )
     return per_loop[url]
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from examsite.redis_pools import layer_host_options, sync_pool_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -144,7 +146,8 @@ CACHES = {
         "LOCATION": env("CACHE_URL", default=_same_server_db(REDIS_URL, 3)),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="examtimer"),
         # Short: a login must not hang on a dead Redis (the throttle then lets it through).
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        # Retries and health checks ride over a Redis restart (examsite/redis_pools.py).
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **sync_pool_options()},
     }
 }
 
@@ -156,7 +159,10 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py's default socket_timeout equals the layer's 5 s blocking read, which
             # makes receive() fail with TimeoutError (django/channels_redis#422).
-            "hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30}],
+            # Retries and health checks (examsite/redis_pools.py): without them the first command on
+            # each pooled connection after a Redis restart fails, and a socket whose receive fails
+            # is closed (1011).
+            "hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30, **layer_host_options()}],
             # A mass timeout sends one message per socket of a process at once; the
             # default capacity of 100 would drop most of them.
             "capacity": 20000,

@@ -7,7 +7,9 @@ and `leave()`. Every close goes through `end()`, which runs once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import time
 
 from channels.consumer import get_handler_name
@@ -15,15 +17,14 @@ from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from examsite.gates import LoopGate
-from realtime import frames, protocol
+from realtime import frames, layer_groups, protocol
 from realtime.auth import identity_for_token
 
-# Group joins and leaves in flight at once per process. channels-redis's connection pool holds
-# 100 connections and raises, not waits, when all are out: 10,000 sockets closing together (a
-# shared deadline) failed their group_discard, and connects during it their group_add (bench).
-LAYER_CONCURRENCY = 50
-_layer_gate = LoopGate(LAYER_CONCURRENCY)
+logger = logging.getLogger(__name__)
+
+# The close of a socket whose channel layer stayed unreachable beyond the pool's retries: the page
+# reconnects (docs/websocket.md). Not in `protocol`: the pages treat it as any unexpected close.
+CLOSE_LAYER_UNREACHABLE = 1011
 
 
 class JWTSocketConsumer(AsyncWebsocketConsumer):
@@ -55,16 +56,29 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     async def leave(self) -> None:
         """The connection is gone: leave the groups joined in `open()`."""
 
+    async def on_rejoined(self) -> None:
+        """The channel layer's Redis lost this socket's groups and they were joined again: catch up
+        on what was published meanwhile, if anything must be (`realtime.layer_groups`)."""
+
     # --- Channels plumbing ------------------------------------------------------------
 
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except layer_groups.LAYER_ERRORS as exc:
+            # The channel layer's Redis stayed away longer than its pool retries (a restart is
+            # ridden over): an outage, not a bug, so one line and not daphne's traceback.
+            _log_layer_outage(exc)
+            if not self.is_closed:
+                self._mark_closed()
+                with contextlib.suppress(Exception):  # the client may be gone already
+                    await self.close(CLOSE_LAYER_UNREACHABLE)
         finally:
             # Also when the server cancels the consumer without a disconnect message: the
             # ticker must never keep pushing to a socket that is gone.
             self._mark_closed()
             await self.on_closing()
+            layer_groups.forget(getattr(self, "channel_layer", None), self)
 
     async def dispatch(self, message):
         # Channels 4.2+ hops to the database thread before every handler to close stale
@@ -121,14 +135,12 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     # --- groups -----------------------------------------------------------------------
 
     async def join(self, group: str) -> None:
-        """group_add, queued behind the process's other joins and leaves beyond LAYER_CONCURRENCY."""
-        async with _layer_gate.semaphore():
-            await self.channel_layer.group_add(group, self.channel_name)
+        """Join `group`, and again whenever the layer's Redis loses it (`realtime.layer_groups`)."""
+        await layer_groups.layer_groups(self.channel_layer).join(self, group)
 
     async def part(self, group: str) -> None:
-        """group_discard, queued like `join`."""
-        async with _layer_gate.semaphore():
-            await self.channel_layer.group_discard(group, self.channel_name)
+        """Leave `group`."""
+        await layer_groups.layer_groups(self.channel_layer).part(self, group)
 
     # --- sending and closing ----------------------------------------------------------
 
@@ -193,3 +205,22 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             self._frames_in_window = 0
         self._frames_in_window += 1
         return self._frames_in_window > protocol.MAX_FRAMES_PER_SECOND
+
+
+# Sockets closed by one outage are logged as one line a second, not one each.
+_outage_log = {"last": 0.0, "since": 0}
+
+
+def _log_layer_outage(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _outage_log["last"] < 1.0:
+        _outage_log["since"] += 1
+        return
+    more = _outage_log["since"]
+    _outage_log.update(last=now, since=0)
+    logger.warning(
+        "socket ended (closed %d if open), channel layer Redis unreachable: %s%s",
+        CLOSE_LAYER_UNREACHABLE,
+        exc,
+        f" ({more} more since the last such line)" if more else "",
+    )

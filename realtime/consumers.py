@@ -166,6 +166,11 @@ class ProctorConsumer(JWTSocketConsumer):
     async def on_sync(self) -> None:
         await self._send_snapshot()
 
+    async def on_rejoined(self) -> None:
+        # The events published while the layer's Redis had lost this group never came: a fresh
+        # snapshot holds what they said.
+        await self._send_snapshot()
+
     async def _allowed(self) -> bool:
         """True if the user may watch this exam (its proctors, or every staff user when it names none);
         otherwise the socket is closed (4403, or 4404 for an exam that does not exist)."""
