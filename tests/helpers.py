@@ -133,8 +133,17 @@ def moment_near(deadline: datetime, jitter_seconds: float) -> datetime:
 # --- Waiting on a condition with a deadline: never sleep-and-hope. ---
 
 
-def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+def wait_until(
+    predicate: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    what: str = "condition",
+    sleep: Callable[[float], object] = time.sleep,
+) -> T:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds.
+
+    `sleep(seconds)` waits between two polls (a browser test lets Playwright run meanwhile)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -142,7 +151,7 @@ def wait_until(predicate: Callable[[], T], *, timeout: float, interval: float = 
             return value
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+        sleep(interval)
 
 
 async def async_wait_until(

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 from attempts.models import Answer
 from tests.browser.conftest import implied_deadline, open_exam, option, question_ids, the_attempt
 from tests.factories import make_exam, make_user
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,14 +65,9 @@ def fetches(page, path: str) -> list[dict]:
 
 def wait_for(page, predicate, *, timeout: float, what: str):
     """Wait on a condition with a deadline, letting Playwright run meanwhile (it relays the socket's frames)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        page.wait_for_timeout(100)
+    return wait_until(
+        predicate, timeout=timeout, interval=0.1, what=what, sleep=lambda s: page.wait_for_timeout(s * 1000)
+    )
 
 
 class AttemptSocket:
