@@ -44,7 +44,10 @@ def attempt_start(*, user, exam_id: int) -> StartResult:
     `user` needs only its `pk` (a token's user will do): whether that account exists and is
     active is read here, with the exam, and refused with `errors.AccountUnusable`.
     """
-    exam = _exam_for_start(user_id=user.pk, exam_id=exam_id)
+    # A token may carry its user id as a string ("123"): as the column's type, or the proctors'
+    # row would name the user {"id": "123"}.
+    user_id = get_user_model()._meta.pk.to_python(user.pk)
+    exam = _exam_for_start(user_id=user_id, exam_id=exam_id)
     if exam is None:
         raise errors.NotFound()
     if exam.user_active is None:
@@ -58,12 +61,12 @@ def attempt_start(*, user, exam_id: int) -> StartResult:
     if ongoing is not None:
         return _resume(ongoing, exam)
     try:
-        attempt = _create_attempt(user_id=user.pk, exam=exam)
+        attempt = _create_attempt(user_id=user_id, exam=exam)
     except _AlreadyOngoing as found:
         return _resume(found.attempt, exam)
     except IntegrityError:
         # Another request of the same user (or a proctor's reopen) won the one ongoing slot.
-        ongoing = _ongoing_attempt(user_id=user.pk, exam=exam)
+        ongoing = _ongoing_attempt(user_id=user_id, exam=exam)
         if ongoing is None:
             raise
         return _resume(ongoing, exam)
