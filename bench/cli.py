@@ -8,6 +8,7 @@ Small sizes by default (a few minutes); the full sizes are
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -21,7 +22,7 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -30,6 +31,7 @@ RUN_KEYS = {
     "remaining": "remaining",
     "side": "side_by_side",
     "extend": "extend",
+    "throughput": "throughput",
 }
 
 
@@ -57,6 +59,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--side-seconds", type=float, default=30, help="window of each side-by-side design")
     parser.add_argument("--extend", type=int, default=1000, help="ongoing attempts (and sockets) of the extended exam")
     parser.add_argument("--extend-webs", type=int, default=2, help="daphne processes holding those sockets")
+    parser.add_argument(
+        "--throughput-clients", type=int, default=50, help="closed-loop clients of the throughput phase"
+    )
+    parser.add_argument("--throughput-seconds", type=float, default=10, help="window of each closed loop there")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -177,6 +183,15 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "extend" in phases:
             run["extend"] = ph.extensions(bench, args.extend, webs=args.extend_webs)
+        if "throughput" in phases:
+            run["throughput"] = ph.throughput(
+                bench,
+                concurrency=args.throughput_clients,
+                seconds=args.throughput_seconds,
+                burst=args.starts,
+                burst_seconds=args.start_seconds,
+            )
+            log(f"throughput: {json.dumps(run['throughput'])}")
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")
