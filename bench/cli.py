@@ -49,6 +49,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--fillers", type=_sizes, default=[10000], help="other live timers for the unconnected case")
     parser.add_argument("--shared", type=int, default=1000, help="connected attempts sharing one deadline")
     parser.add_argument(
+        "--connect-seconds-per-socket",
+        type=float,
+        default=0.009,
+        help="lead before a connected timeout case's deadlines, per socket (more on a busy machine)",
+    )
+    parser.add_argument(
         "--timeout-cases",
         default="a,b,c",
         help="which timeout cases to run (comma list of a, b, c; c: shared deadline)",
@@ -149,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
             if "a" in cases:
                 web = bench.fresh_web("web-timeouts")
                 run["timeouts"].append(
-                    ph.timeouts(bench, web, args.timeouts, spread=args.spread, label="(a) connected")
+                    ph.timeouts(
+                        bench,
+                        web,
+                        args.timeouts,
+                        spread=args.spread,
+                        label="(a) connected",
+                        connect_seconds_per_socket=args.connect_seconds_per_socket,
+                    )
                 )
                 bench.drop_web(web)
             for filler in args.fillers if "b" in cases else []:
@@ -166,7 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             if "c" in cases:
                 web = bench.fresh_web("web-shared")
                 run["timeouts"].append(
-                    ph.timeouts(bench, web, args.shared, spread=0, label="(c) connected, one shared deadline")
+                    ph.timeouts(
+                        bench,
+                        web,
+                        args.shared,
+                        spread=0,
+                        label="(c) connected, one shared deadline",
+                        connect_seconds_per_socket=args.connect_seconds_per_socket,
+                    )
                 )
                 bench.drop_web(web)
         if "starts" in phases or "remaining" in phases:
