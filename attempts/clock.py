@@ -90,9 +90,16 @@ def attempts_reconcile_many(*, due_ids: list[int], other_ids: list[int]) -> dict
     `due_ids` are those whose deadline the caller saw pass. All of one ticker pass together:
     one by one meant thousands of database round trips when a whole exam ran out at once.
     """
-    for start in range(0, len(due_ids), RECONCILE_BATCH):
+    # A plain read first: the expiry worker has usually ended them already, and locking their
+    # rows again only to find that out queued the ticker and the worker behind each other.
+    running = Attempt.objects.filter(pk__in=due_ids, status=Attempt.Status.ONGOING).values_list("pk", flat=True)
+    # From the highest id down, while the worker's sweep takes the oldest deadlines, lowest ids
+    # first: a safety net that meets the worker in the middle instead of on the same rows.
+    # (Each batch still locks its rows in key order: no deadlock either way.)
+    due = sorted(running, reverse=True)
+    for start in range(0, len(due), RECONCILE_BATCH):
         # Idempotent: a no-op for the attempts a worker expired first.
-        attempts_expire_many(attempt_ids=due_ids[start : start + RECONCILE_BATCH], path="ticker")
+        attempts_expire_many(attempt_ids=due[start : start + RECONCILE_BATCH], path="ticker")
     attempts = Attempt.objects.select_related("exam").in_bulk([*due_ids, *other_ids])
     for attempt in attempts.values():
         if attempt.status == Attempt.Status.ONGOING:

@@ -25,6 +25,22 @@ def scores_of(attempt_ids: list[int]) -> dict[int, int]:
     return {attempt_id: 0 for attempt_id in attempt_ids} | {attempt_id: total or 0 for attempt_id, total in totals}
 
 
+def exam_totals(exam_ids) -> dict[int, tuple[int, int]]:
+    """(total marks, question count) of each exam that has questions, in one grouped query."""
+    return {
+        exam_id: (total or 0, count)
+        for exam_id, total, count in Question.objects.filter(exam_id__in=set(exam_ids))
+        .values("exam_id")
+        .annotate(total=Sum("marks"), count=Count("pk"))
+        .values_list("exam_id", "total", "count")
+    }
+
+
+def percentage(score: int, total_marks: int) -> float:
+    """The score as a percentage of the exam's marks, two decimals (0.0 for an exam without marks)."""
+    return round(score * 100 / total_marks, 2) if total_marks else 0.0
+
+
 @dataclass(frozen=True)
 class Result:
     score: int
@@ -42,14 +58,7 @@ def result_of(attempt: Attempt) -> Result:
 
 def results_of(attempts: list[Attempt]) -> dict[int, Result]:
     """The result of each ended attempt: one query for the exams' totals and one for the correct answers."""
-    exam_ids = {attempt.exam_id for attempt in attempts}
-    per_exam = {
-        exam_id: (total or 0, count)
-        for exam_id, total, count in Question.objects.filter(exam_id__in=exam_ids)
-        .values("exam_id")
-        .annotate(total=Sum("marks"), count=Count("pk"))
-        .values_list("exam_id", "total", "count")
-    }
+    per_exam = exam_totals(attempt.exam_id for attempt in attempts)
     correct = dict(
         Answer.objects.filter(
             attempt_id__in=[attempt.pk for attempt in attempts], selected_option=F("question__correct_option")
@@ -68,7 +77,7 @@ def results_of(attempts: list[Attempt]) -> dict[int, Result]:
         results[attempt.pk] = Result(
             score=score,
             total_marks=total_marks,
-            percentage=round(score * 100 / total_marks, 2) if total_marks else 0.0,
+            percentage=percentage(score, total_marks),
             correct_answers=correct.get(attempt.pk, 0),
             total_questions=total_questions,
             time_taken_minutes=taken,

@@ -50,6 +50,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
     parser.add_argument("--fillers", type=_sizes, default=[10000], help="other live timers for the unconnected case")
     parser.add_argument("--shared", type=int, default=1000, help="connected attempts sharing one deadline")
+    parser.add_argument(
+        "--connect-seconds-per-socket",
+        type=float,
+        default=0.009,
+        help="lead before a connected timeout case's deadlines, per socket (more on a busy machine)",
+    )
+    parser.add_argument(
+        "--timeout-cases",
+        default="a,b,c",
+        help="which timeout cases to run (comma list of a, b, c; c: shared deadline)",
+    )
     parser.add_argument("--starts", type=int, default=500, help="starts in the burst")
     parser.add_argument("--start-seconds", type=float, default=10)
     parser.add_argument("--webs", type=int, default=1, help="daphne processes behind the REST phases (round robin)")
@@ -146,9 +157,21 @@ def main(argv: list[str] | None = None) -> int:
             run["ticks"] += [ph.ticks(bench, max(args.sockets), args.tick_seconds, webs=w) for w in args.tick_webs]
         if "timeouts" in phases:
             run["timeouts"] = []
-            web = bench.fresh_web("web-timeouts")
-            run["timeouts"].append(ph.timeouts(bench, web, args.timeouts, spread=args.spread, label="(a) connected"))
-            for filler in args.fillers:
+            cases = set(args.timeout_cases.split(","))
+            if "a" in cases:
+                web = bench.fresh_web("web-timeouts")
+                run["timeouts"].append(
+                    ph.timeouts(
+                        bench,
+                        web,
+                        args.timeouts,
+                        spread=args.spread,
+                        label="(a) connected",
+                        connect_seconds_per_socket=args.connect_seconds_per_socket,
+                    )
+                )
+                bench.drop_web(web)
+            for filler in args.fillers if "b" in cases else []:
                 run["timeouts"].append(
                     ph.timeouts(
                         bench,
@@ -159,12 +182,19 @@ def main(argv: list[str] | None = None) -> int:
                         label=f"(b) not connected, {filler:,} other timers",
                     )
                 )
-            bench.drop_web(web)
-            web = bench.fresh_web("web-shared")
-            run["timeouts"].append(
-                ph.timeouts(bench, web, args.shared, spread=0, label="(c) connected, one shared deadline")
-            )
-            bench.drop_web(web)
+            if "c" in cases:
+                web = bench.fresh_web("web-shared")
+                run["timeouts"].append(
+                    ph.timeouts(
+                        bench,
+                        web,
+                        args.shared,
+                        spread=0,
+                        label="(c) connected, one shared deadline",
+                        connect_seconds_per_socket=args.connect_seconds_per_socket,
+                    )
+                )
+                bench.drop_web(web)
         if "starts" in phases or "remaining" in phases:
             webs = bench.fresh_webs("web-rest", args.webs)
             if "starts" in phases:

@@ -24,6 +24,10 @@ from attempts.models import Attempt
 
 logger = logging.getLogger(__name__)
 
+# Attempts locked per transaction: row locks held for milliseconds, not for the seconds that
+# thousands took, whatever else (an expiry, an answer) waits for one of them.
+SETTLE_CHUNK = 200
+
 
 @dataclass(frozen=True)
 class Settled:
@@ -42,8 +46,8 @@ def settle(
     The moment of a change, in Unix ms: `gone_at`, the last heartbeat of a dead process that held
     an attempt's last socket (for a disconnect only); else `seen_at`, when Redis applied the
     change; else now. A settle that waited (a busy row, a database down) still records the
-    moment of the change. Raises PresenceUnavailable when Redis does not answer (nothing is
-    written then).
+    moment of the change. Raises PresenceUnavailable when Redis does not answer (nothing more is
+    written then; what was, settles again as a no-op).
 
     An attempt whose deadline has passed is left alone: its sockets close because it ends, and
     its end is the expiry's to record (a shared deadline must not also cost a settle per attempt).
@@ -52,10 +56,35 @@ def settle(
     waited for, and answered as `busy`: the callers run on a thread that must not stall.
     """
     ids = sorted(set(attempt_ids))
-    if not ids:
-        return Settled(changed=[], busy=[])
     gone_at = gone_at or {}
     seen_at = seen_at or {}
+    changed: list[int] = []
+    busy: list[int] = []
+    # A transaction per chunk: a process reaped with 10,000 sockets locked 10,000 rows in one
+    # transaction for seconds (one UPDATE compiling a CASE of 10,000), and a shared deadline's
+    # expiry queued behind it (bench/README.md, "mass deadline").
+    for start in range(0, len(ids), SETTLE_CHUNK):
+        settled = _settle_chunk(ids[start : start + SETTLE_CHUNK], gone_at=gone_at, seen_at=seen_at)
+        changed += settled.changed
+        busy += settled.busy
+    return Settled(changed=changed, busy=busy)
+
+
+def _settle_chunk(ids: list[int], *, gone_at: Mapping[int, int], seen_at: Mapping[int, int]) -> Settled:
+    """`settle` for up to SETTLE_CHUNK attempts (sorted ids), in one transaction."""
+    # A plain read first, and only the attempts still running are locked: one that ended or
+    # whose deadline passed is left alone below anyway. The sockets of a shared deadline all
+    # close at once, and locking their thousands of rows in one transaction held up the expiry
+    # of exactly those rows by seconds (bench/README.md, "mass deadline"). One whose deadline
+    # moves ahead meanwhile is settled by the worker's recheck (`mismatched`).
+    running = set(
+        Attempt.objects.filter(pk__in=ids, status=Attempt.Status.ONGOING, deadline_at__gt=timezone.now()).values_list(
+            "pk", flat=True
+        )
+    )
+    ids = [pk for pk in ids if pk in running]
+    if not ids:
+        return Settled(changed=[], busy=[])
     with transaction.atomic():
         # Locked in key order through the primary key, as every batch transition does.
         attempts = list(

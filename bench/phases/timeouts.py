@@ -18,7 +18,16 @@ CONNECT_LEAD_SECONDS = 5.0
 CONNECT_SECONDS_PER_SOCKET = 0.009
 
 
-def timeouts(bench: Bench, web: ServerProcess | None, count: int, *, spread: float, label: str, filler: int = 0):
+def timeouts(
+    bench: Bench,
+    web: ServerProcess | None,
+    count: int,
+    *,
+    spread: float,
+    label: str,
+    filler: int = 0,
+    connect_seconds_per_socket: float = CONNECT_SECONDS_PER_SOCKET,
+):
     """`count` attempts run out (over `spread` s, 0: all at one moment): deadline -> DB `timeout`, -> frame."""
     connected = web is not None
     bench.log(f"timeouts[{label}]: {count} attempts, spread {spread:.0f} s, connected={connected}, filler={filler}")
@@ -26,7 +35,7 @@ def timeouts(bench: Bench, web: ServerProcess | None, count: int, *, spread: flo
     # Deadlines set before the sockets open, far enough ahead for all of them to connect: a
     # socket caches its attempt's deadline, as it would in an exam (moving deadlines afterwards
     # sent the ticker down its "deadline moved" path, one attempt at a time).
-    first = time.time() + CONNECT_LEAD_SECONDS + (count * CONNECT_SECONDS_PER_SOCKET if connected else 0)
+    first = time.time() + CONNECT_LEAD_SECONDS + (count * connect_seconds_per_socket if connected else 0)
     if spread:
         deadlines = [first + random.uniform(0, spread) for _ in range(count)]
     else:
