@@ -26,6 +26,11 @@ def attempt_for_user(*, user, attempt_id: int) -> Attempt:
     return attempt
 
 
+def attempt_with_owner(*, attempt_id: int) -> Attempt | None:
+    """The attempt with its exam and its user, in one query (None: there is none); the caller checks the owner."""
+    return Attempt.objects.select_related("exam", "user").filter(pk=attempt_id).first()
+
+
 def attempt_row(attempt: Attempt, *, remaining_seconds: int, answered: int, total_questions: int) -> dict:
     """One attempt as the proctor table shows it (snapshot row, `attempt_started`)."""
     return {

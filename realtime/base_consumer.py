@@ -32,7 +32,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = None
+        self.user = None  # set by `open()`, from the database
+        self.token = None  # the connection's validated access token
         self.is_closed = False
         self._token_timer: asyncio.TimerHandle | None = None
         self._window_started = 0.0
@@ -42,7 +43,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     # --- hooks for subclasses ---------------------------------------------------------
 
     async def open(self) -> None:
-        """The user is authenticated: authorize, join groups, send the first frame."""
+        """The token is valid: read its user with what the socket reads anyway (`realtime.auth.user_accepts_token`;
+        4401 unless it accepts), authorize, join groups, send the first frame."""
 
     async def on_sync(self) -> None:
         """The client asked for fresh state (`sync`)."""
@@ -93,11 +95,10 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with a close code: a browser shows the code, while a
         # refused handshake would only say "failed".
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        self.token = self.scope.get("token")  # validated by realtime.auth.JWTAuthMiddleware, without the database
+        if self.token is None:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
         self._expire_with_token(self.scope.get("token_expires_at"))
         await self.open()
 
@@ -187,7 +188,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
 
     async def _renew(self, raw_token: str) -> None:
         identity = await database_sync_to_async(identity_for_token)(raw_token)
-        if identity is None or identity.user.pk != self.user.pk:
+        if identity is None or self.user is None or identity.user.pk != self.user.pk:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return
         self.user = identity.user
