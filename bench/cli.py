@@ -21,7 +21,7 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "connects")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -30,6 +30,7 @@ RUN_KEYS = {
     "remaining": "remaining",
     "side": "side_by_side",
     "extend": "extend",
+    "connects": "connects",
 }
 
 
@@ -57,6 +58,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--side-seconds", type=float, default=30, help="window of each side-by-side design")
     parser.add_argument("--extend", type=int, default=1000, help="ongoing attempts (and sockets) of the extended exam")
     parser.add_argument("--extend-webs", type=int, default=2, help="daphne processes holding those sockets")
+    parser.add_argument("--connects", type=int, default=2000, help="sockets of the connects phase (issue 12: 5000)")
+    parser.add_argument("--connect-concurrency", type=int, default=100, help="connects in flight at once")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "extend" in phases:
             run["extend"] = ph.extensions(bench, args.extend, webs=args.extend_webs)
+        if "connects" in phases:
+            run["connects"] = ph.connects(bench, args.connects, concurrency=args.connect_concurrency)
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")
