@@ -120,6 +120,8 @@ class Stack:
                 [
                     *(str(py_spy), "record", "--nonblocking", "--rate", "50", "--pid", str(server.process.pid)),
                     *("--format", "raw", "--output", str(self.log_dir / f"{server.name}.folded")),
+                    # Only the thread holding the GIL: where the CPU goes, not where threads wait on I/O.
+                    *(("--gil",) if os.environ.get("BENCH_PROFILE_GIL") else ()),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -13,12 +13,12 @@ import logging
 import time
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from realtime import frames, layer_groups, protocol
 from realtime.auth import identity_for_token
+from realtime.db import socket_db
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             layer_groups.forget(getattr(self, "channel_layer", None), self)
 
     async def dispatch(self, message):
-        # Channels 4.2+ hops to the database thread before every handler to close stale
-        # connections. Our database reads do that themselves (database_sync_to_async), and a
-        # ping or a forwarded event must not queue on the process's one database thread.
+        # Channels 4.2+ hops to its database thread before every handler to close stale
+        # connections. Our database reads look after their connections themselves
+        # (realtime/db.py), and a ping or a forwarded event must not queue on a database thread.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -187,7 +187,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(self._background.discard)
 
     async def _renew(self, raw_token: str) -> None:
-        identity = await database_sync_to_async(identity_for_token)(raw_token)
+        identity = await socket_db(identity_for_token)(raw_token)
         if identity is None or self.user is None or identity.user.pk != self.user.pk:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from channels.db import database_sync_to_async
-
 from attempts import access, audit, clock, errors, selectors
 from attempts.models import Attempt
 from realtime import auth, frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
+from realtime.db import socket_db
 from realtime.groups import attempt_group, proctor_group
 from realtime.presence import LocalPresence, get_presence
 from realtime.ticker import Ticker, get_ticker
@@ -78,7 +77,7 @@ class AttemptConsumer(JWTSocketConsumer):
         # Join before reading: an end broadcast sent between the read and the join would be lost.
         await self.join(self.group)
         try:
-            state = await database_sync_to_async(_attempt_state)(token=self.token, attempt_id=self.attempt_id)
+            state = await socket_db(_attempt_state)(token=self.token, attempt_id=self.attempt_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return
@@ -140,7 +139,7 @@ class AttemptConsumer(JWTSocketConsumer):
             await self.end(protocol.CLOSE_NOT_FOUND)
             return
         if status == Attempt.Status.COMPLETED and not self.is_closed:
-            frame = await database_sync_to_async(_end_of)(attempt_id=self.attempt_id, status=status)
+            frame = await socket_db(_end_of)(attempt_id=self.attempt_id, status=status)
         else:
             frame = frames.end_frame(self.attempt_id, status)
         await self.end(protocol.END_CLOSE_CODES[status], frame)
@@ -182,7 +181,7 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def _send_snapshot(self) -> None:
         try:
-            snapshot = await database_sync_to_async(_snapshot)(exam_id=self.exam_id)
+            snapshot = await socket_db(_snapshot)(exam_id=self.exam_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return
@@ -205,7 +204,7 @@ class ProctorConsumer(JWTSocketConsumer):
         otherwise the socket is closed (4401 for a user who may not use the token, 4403, or 4404 for an exam
         that does not exist). The user is read with the check on connect: one trip."""
         try:
-            user = await database_sync_to_async(_proctor)(token=self.token, user=self.user, exam_id=self.exam_id)
+            user = await socket_db(_proctor)(token=self.token, user=self.user, exam_id=self.exam_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return False

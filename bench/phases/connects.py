@@ -11,8 +11,10 @@ is the sustained one: those connects happen beside thousands of open, ticking so
 from __future__ import annotations
 
 import threading
+import time
 
 import psutil
+from django.db import IntegrityError
 
 from bench.phases.harness import Bench, with_tokens
 from bench.stats import summary
@@ -79,8 +81,21 @@ def connects(bench: Bench, sockets: int, *, concurrency: int = 100) -> dict:
             window = bench.monitor.window(result["wall_started"], result["wall_ended"])
             designs[label] = _figures(result, window, database, sockets)
     finally:
-        bench.drop_exam(exam_id)
+        _drop_exam(bench, exam_id)
     return {"sockets": sockets, "concurrency": concurrency, "designs": designs}
+
+
+def _drop_exam(bench: Bench, exam_id: int, tries: int = 10) -> None:
+    """Delete the phase's exam; the last presence rows of its closed sockets may still be written meanwhile
+    (the expiry worker's presence reaper), and a row inserted during the cascade fails it: then again."""
+    for attempt in range(tries):
+        try:
+            bench.drop_exam(exam_id)
+            return
+        except IntegrityError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(1.0)
 
 
 def _figures(result: dict, window: dict, database: DatabaseConnections, sockets: int) -> dict:

@@ -1,7 +1,7 @@
 """Database connections of a daphne process: bounded, reused, and replaced when MariaDB drops them (issue 12).
 
 A real daphne on the shared MariaDB (this test's own database): HTTP requests run on the
-`HTTP_CONCURRENCY` slot threads and sockets read on the process's one database thread, each
+`HTTP_CONCURRENCY` slot threads and sockets read on the `SOCKET_DB_THREADS`, each
 keeping its connection (`CONN_MAX_AGE`), so hundreds of requests and socket connects use a
 handful of connections. Then MariaDB kills them (`KILL`, the shared server is never restarted)
 and the next requests answer 200 and the next socket gets its first frame: what users see.
@@ -30,9 +30,11 @@ from tests.helpers import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 HTTP_CONCURRENCY = 4
-# Threads of a daphne process that query: the HTTP slots, the sockets' database thread
-# (database_sync_to_async), the presence settler (realtime/presence.py).
-CONNECTION_BOUND = HTTP_CONCURRENCY + 2
+SOCKET_DB_THREADS = 2
+# Threads of a daphne process that query: the HTTP slots, the sockets' database threads
+# (realtime/db.py), the presence settler (realtime/presence.py), the ticker's settling of missing
+# timers (channels' database thread, realtime/ticker.py).
+CONNECTION_BOUND = HTTP_CONCURRENCY + SOCKET_DB_THREADS + 2
 STUDENTS = 20
 REQUESTS = 200
 SOCKET_CONNECTS = 200
@@ -126,7 +128,9 @@ async def _first_frames(web, attempts: list[tuple[int, str]]) -> list[str | int 
 def test_connections_are_bounded_reused_and_replaced_after_a_kill(mysql_only, cluster):
     exam = make_exam()
     tokens = [access_token_for(make_user()) for _ in range(STUDENTS)]
-    web = cluster.start_web(env={"HTTP_CONCURRENCY": str(HTTP_CONCURRENCY)})
+    web = cluster.start_web(
+        env={"HTTP_CONCURRENCY": str(HTTP_CONCURRENCY), "SOCKET_DB_THREADS": str(SOCKET_DB_THREADS)}
+    )
     watch = ConnectionWatch()
     try:
         with watch:
