@@ -60,6 +60,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--extend-webs", type=int, default=2, help="daphne processes holding those sockets")
     parser.add_argument("--connects", type=int, default=2000, help="sockets of the connects phase (issue 12: 5000)")
     parser.add_argument("--connect-concurrency", type=int, default=100, help="connects in flight at once")
+    parser.add_argument(
+        "--connects-before", type=Path, default=None, help="another checkout (an earlier commit) to measure beside"
+    )
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -181,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         if "extend" in phases:
             run["extend"] = ph.extensions(bench, args.extend, webs=args.extend_webs)
         if "connects" in phases:
-            run["connects"] = ph.connects(bench, args.connects, concurrency=args.connect_concurrency)
+            run["connects"] = ph.connects(
+                bench, args.connects, concurrency=args.connect_concurrency, before=args.connects_before
+            )
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")

@@ -99,11 +99,13 @@ class Stack:
         self.processes: list[ServerProcess] = []
         self.profilers: list[subprocess.Popen] = []
 
-    def _spawn(self, name: str, kind: str, argv: list[str], port: int | None = None) -> ServerProcess:
+    def _spawn(
+        self, name: str, kind: str, argv: list[str], port: int | None = None, cwd: Path | None = None
+    ) -> ServerProcess:
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("w")
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv, cwd=cwd or ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
         server = ServerProcess(name=name, kind=kind, process=process, log_path=log_path, port=port)
         server._log_file = log_file
@@ -128,10 +130,14 @@ class Stack:
             )
         )
 
-    def start_web(self, name: str, application: str = "examsite.asgi:application") -> ServerProcess:
-        """One daphne process serving `application`; returns once /healthz answers."""
+    def start_web(
+        self, name: str, application: str = "examsite.asgi:application", *, cwd: Path | None = None
+    ) -> ServerProcess:
+        """One daphne process serving `application` (from the checkout `cwd`, default this one); returns once
+        /healthz answers."""
         port = free_port()
-        server = self._spawn(name, "web", [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application], port)
+        argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application]
+        server = self._spawn(name, "web", argv, port, cwd=cwd)
         _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server
 

@@ -10,8 +10,10 @@ is the sustained one: those connects happen beside thousands of open, ticking so
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from pathlib import Path
 
 import psutil
 from django.db import IntegrityError
@@ -57,15 +59,21 @@ class DatabaseConnections:
             self._stop.wait(DB_SAMPLE_SECONDS)
 
 
-def connects(bench: Bench, sockets: int, *, concurrency: int = 100) -> dict:
-    """`sockets` connects on a fresh daphne per design: rate overall and over the second half, latency, CPU."""
+def connects(bench: Bench, sockets: int, *, concurrency: int = 100, before: Path | None = None) -> dict:
+    """`sockets` connects on a fresh daphne per design: rate overall and over the second half, latency, CPU.
+
+    `before`: another checkout of the product (an earlier commit), measured too as "before", from its own code.
+    """
     exam_id, attempt_ids, user_ids = bench.seeded("connects", sockets)
     rows = with_tokens(attempt_ids, user_ids)
     designs = {}
+    runs = [(label, application, None) for label, application in APPLICATIONS.items()]
+    if before is not None:
+        runs.append((f"before ({_revision(before)})", None, before))
     try:
-        for label, application in APPLICATIONS.items():
+        for label, application, cwd in runs:
             bench.log(f"connects[{label}]: {sockets} sockets, {concurrency} connecting at once")
-            web = bench.fresh_web(f"web-connects-{label.split()[0]}", application)
+            web = bench.fresh_web(f"web-connects-{label.split()[0]}", application, cwd=cwd)
             spec = {
                 "mode": "connects",
                 "ws_base": f"ws://127.0.0.1:{web.port}",
@@ -83,6 +91,16 @@ def connects(bench: Bench, sockets: int, *, concurrency: int = 100) -> dict:
     finally:
         _drop_exam(bench, exam_id)
     return {"sockets": sockets, "concurrency": concurrency, "designs": designs}
+
+
+def _revision(checkout: Path) -> str:
+    """The short commit of a checkout, for the table."""
+    try:
+        return subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return checkout.name
 
 
 def _drop_exam(bench: Bench, exam_id: int, tries: int = 10) -> None:
