@@ -220,6 +220,7 @@ def _connects(r: dict) -> list[str]:
         "connects/s, all / second half",
         "first frame p50 / p99 / max (ms)",
         "daphne CPU",
+        "daphne CPU per connect",
         "load generator CPU",
         "DB connections (most at once / distinct)",
     )
@@ -230,6 +231,7 @@ def _connects(r: dict) -> list[str]:
             f"{d['rate'] or 0:,.0f} / {d['rate_second_half'] or 0:,.0f}",
             spread(d["latency"]),
             cpu(d, "daphne"),
+            "-" if d.get("cpu_ms_per_connect") is None else f"{d['cpu_ms_per_connect']:.2f} ms",
             loadgen_cpu(d),
             f"{d['db_connections_most']} / {d['db_connections_distinct']}",
         )
@@ -243,7 +245,9 @@ def _connects(r: dict) -> list[str]:
         "A connect counts when its first frame arrives (ours: the `tick`, after the token, the attempt and the "
         "timer were checked); every socket stays open, so the second half connects beside thousands of open "
         "(ticking) sockets. The bare ASGI app (`bench/bare_ws_asgi.py`) accepts and sends one frame: the floor of "
-        "daphne and the load generator here. DB connections: the daphne process's TCP connections to MariaDB, "
+        "daphne and the load generator here. CPU per connect: daphne's CPU seconds over the phase per socket "
+        "(the ticks of the sockets already open included); the machine is shared, and a starved process connects "
+        "slower at about the same cost each. DB connections: the daphne process's TCP connections to MariaDB, "
         "sampled every 50 ms.",
     )
 
