@@ -149,3 +149,24 @@ INVALID_INPUT = "invalid_input"
 def all_codes() -> dict[str, str]:
     """Every domain error's code by class name, for the pages and the documentation."""
     return {cls.__name__: cls.code for cls in DomainError.__subclasses__()} | {"InvalidInput": INVALID_INPUT}
+
+
+class AccountUnusable(Exception):
+    """The token's user is gone or deactivated: what SimpleJWT's user lookup refuses, found without it.
+
+    Not a DomainError: the view answers it as the 401 SimpleJWT would have (`detail`, its `code`),
+    so a client sees the same refusal whichever way the request was authenticated.
+    """
+
+    def __init__(self, *, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def user_not_found() -> AccountUnusable:
+    return AccountUnusable(code="user_not_found", message="User not found")  # SimpleJWT's own code and text
+
+
+def user_inactive() -> AccountUnusable:
+    return AccountUnusable(code="user_inactive", message="User is inactive")  # SimpleJWT's own code and text

@@ -8,6 +8,7 @@ Small sizes by default (a few minutes); the full sizes are
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -21,7 +22,7 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "connects")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -31,6 +32,7 @@ RUN_KEYS = {
     "side": "side_by_side",
     "extend": "extend",
     "connects": "connects",
+    "throughput": "throughput",
 }
 
 
@@ -63,6 +65,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--connects-before", type=Path, default=None, help="another checkout (an earlier commit) to measure beside"
     )
+    parser.add_argument(
+        "--throughput-clients", type=int, default=50, help="closed-loop clients of the throughput phase"
+    )
+    parser.add_argument("--throughput-seconds", type=float, default=10, help="window of each closed loop there")
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -187,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
             run["connects"] = ph.connects(
                 bench, args.connects, concurrency=args.connect_concurrency, before=args.connects_before
             )
+        if "throughput" in phases:
+            run["throughput"] = ph.throughput(
+                bench,
+                concurrency=args.throughput_clients,
+                seconds=args.throughput_seconds,
+                burst=args.starts,
+                burst_seconds=args.start_seconds,
+            )
+            log(f"throughput: {json.dumps(run['throughput'])}")
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")

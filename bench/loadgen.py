@@ -8,6 +8,9 @@ Modes (the spec's "mode"):
 - starts: POST start for each (exam, token), open loop, evenly over `seconds`, a fresh
   connection each (as many browsers would).
 - remaining: `concurrency` clients, closed loop on keep-alive connections, for `seconds`.
+- closed: `concurrency` clients on keep-alive connections, each sending the next of the spec's
+  requests (method, path, token) as soon as its last one is answered, for `seconds` or until
+  the requests run out (throughput: the same loop for starts and for a bare page).
 - poll: each student GETs remaining every `interval` seconds (phases spread evenly), open
   loop, over a pool of keep-alive connections, for `seconds`.
 - connects: open one WebSocket per (attempt, token), `concurrency` at once (closed loop), each
@@ -278,6 +281,33 @@ async def run_connects(spec: dict) -> dict:
     }
 
 
+async def run_closed(spec: dict) -> dict:
+    """Closed loop over a list of requests: `concurrency` in flight, each client its own keep-alive connection."""
+    port, rows, seconds = spec["port"], spec["requests"], spec["seconds"]
+    results: list[tuple[float, float, int | str]] = []
+    end = time.monotonic() + seconds
+    next_row = iter(range(len(rows)))
+
+    async def client() -> None:
+        connection = HttpConnection(port)
+        try:
+            for n in next_row:
+                if time.monotonic() >= end:
+                    break
+                method, path, token = rows[n]
+                sent = time.time()
+                latency, status = await timed(lambda m=method, p=path, t=token: connection.request(m, p, token=t))
+                results.append((sent, latency, status))
+                if not isinstance(status, int):
+                    await connection.close()
+        finally:
+            await connection.close()
+
+    started = time.time()
+    await asyncio.gather(*(client() for _ in range(spec["concurrency"])))
+    return {"requests": results, "started": started, "ended": time.time()}
+
+
 def main() -> int:
     spec_path, result_path = Path(sys.argv[1]), Path(sys.argv[2])
     spec = json.loads(spec_path.read_text())
@@ -292,6 +322,8 @@ def main() -> int:
         result = asyncio.run(run_poll(spec))
     elif mode == "connects":
         result = asyncio.run(run_connects(spec))
+    elif mode == "closed":
+        result = asyncio.run(run_closed(spec))
     else:
         raise SystemExit(f"unknown mode {mode}")
     result_path.write_text(json.dumps(result))

@@ -125,8 +125,16 @@ def tokens(user_ids: list[int]) -> dict[int, str]:
 
 
 def delete_exams(exam_ids: list[int]) -> None:
-    """Remove a phase's exams (attempts and answers cascade): the next phase starts from a small table."""
-    Exam.objects.filter(pk__in=exam_ids).delete()
+    """Remove a phase's exams (attempts, answers and audit rows cascade): the next phase starts from a small table.
+
+    The attempts are locked first: a daphne process still writing an audit row (a socket's
+    `disconnected`, a timer restored) otherwise added it between the collector's reads and its
+    DELETEs, and the attempt's DELETE failed on it (MariaDB 1451). Locked, such a write waits
+    for the delete and then finds no attempt.
+    """
+    with transaction.atomic():
+        list(Attempt.objects.select_for_update().filter(exam_id__in=exam_ids).values_list("pk", flat=True))
+        Exam.objects.filter(pk__in=exam_ids).delete()
 
 
 def cleanup_redis(prefixes: list[tuple[str, str]]) -> int:

@@ -100,12 +100,24 @@ class Stack:
         self.profilers: list[subprocess.Popen] = []
 
     def _spawn(
-        self, name: str, kind: str, argv: list[str], port: int | None = None, cwd: Path | None = None
+        self,
+        name: str,
+        kind: str,
+        argv: list[str],
+        port: int | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> ServerProcess:
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("w")
         process = subprocess.Popen(
-            argv, cwd=cwd or ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            cwd=cwd or ROOT,
+            env={**self.env, **(env or {})},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         server = ServerProcess(name=name, kind=kind, process=process, log_path=log_path, port=port)
         server._log_file = log_file
@@ -131,13 +143,18 @@ class Stack:
         )
 
     def start_web(
-        self, name: str, application: str = "examsite.asgi:application", *, cwd: Path | None = None
+        self,
+        name: str,
+        application: str = "examsite.asgi:application",
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> ServerProcess:
-        """One daphne process serving `application` (from the checkout `cwd`, default this one); returns once
-        /healthz answers."""
+        """One daphne process serving `application` (`env`: variables to set on top; `cwd`: another checkout of
+        the product, default this one); returns once /healthz answers."""
         port = free_port()
         argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application]
-        server = self._spawn(name, "web", argv, port, cwd=cwd)
+        server = self._spawn(name, "web", argv, port, env=env, cwd=cwd)
         _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server
 

@@ -98,6 +98,13 @@ class LayerGroups:
         """The socket is gone (however it ended): never join its groups again."""
         self._groups.pop(member, None)
 
+    async def stop(self) -> None:
+        """Stop the watch and the catch-ups it started, and wait for them: for a loop about to close."""
+        tasks = [task for task in (self._task, *self._background) if task is not None and not task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _drop(self, member: Member, group: str) -> None:
         groups = self._groups.get(member)
         if groups is not None:

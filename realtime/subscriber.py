@@ -7,16 +7,13 @@ Channel-layer messages are msgpack: times travel as Unix milliseconds, not datet
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from attempts import clock, events
 from attempts.models import Attempt
-from realtime import frames, publisher
+from realtime import frames
 from realtime.groups import attempt_group, proctor_group
-from realtime.layer_groups import LAYER_ERRORS
-
-logger = logging.getLogger(__name__)
+from realtime.outbox import outbox
 
 
 def _to_proctors(exam_id: int, frame: dict) -> tuple[str, dict]:
@@ -116,13 +113,10 @@ def messages_for(batch: Sequence[events.Event]) -> list[tuple[str, dict]]:
 
 
 def relay(batch: Sequence[events.Event]) -> None:
-    """The subscriber: publish what `batch` tells sockets and dashboards."""
-    messages = messages_for(batch)
-    if not messages:
-        return
-    try:
-        publisher.publish(messages)
-    except (*LAYER_ERRORS, TimeoutError) as exc:  # TimeoutError: the publishing loop's own bound
-        # An outage longer than the layer pool's retries: one line, not a traceback. The sockets'
-        # safety nets (the ticker's, a proctor's snapshot on reconnect) cover what is lost.
-        logger.warning("%d channel-layer messages not published, its Redis unreachable: %s", len(messages), exc)
+    """The subscriber: queue `batch` in the process's outbox, which publishes it off this thread.
+
+    Called after commit; returns at once. The outbox sends in order and retries while the
+    channel layer's Redis is unreachable, logging one line per outage, not a traceback:
+    a publish failure never reaches the committing caller (`realtime.outbox`).
+    """
+    outbox().put(batch)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from attempts import timer
+from realtime.outbox import outbox
 from tests.factories import api_client, make_exam, make_user, start_attempt
 from tests.helpers import WorkerThreads
 
@@ -16,6 +17,10 @@ from tests.helpers import WorkerThreads
 def pytest_configure(config):
     # The SQLite test database is a file under var/ (daphne and workers of the e2e tests open it too).
     (Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
+
+
+# A test's events reach the layer in milliseconds; longer means its Redis is gone.
+OUTBOX_DRAIN_SECONDS = 2.0
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +47,10 @@ def channel_layer_prefix(settings):
 
     channel_layers.backends.clear()
     yield
+    # This test's events go out to this test's layer, or (its Redis stopped for good) not at all,
+    # but never ahead of the next test's (realtime/outbox.py).
+    if not outbox().drain(OUTBOX_DRAIN_SECONDS):
+        outbox().discard()
     channel_layers.backends.clear()
 
 

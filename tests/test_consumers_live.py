@@ -80,7 +80,9 @@ async def test_with_redis_unreachable_the_ticks_follow_the_extension_from_the_ca
         changed = await frame_of_type(comm, "time_changed", timeout=1.0)
         tick = await frame_of_type(comm, "tick", timeout=2.0)
     assert 4490 <= changed["remaining_seconds"] <= 4500
-    assert changed["remaining_seconds"] - 1 <= tick["remaining_seconds"] <= changed["remaining_seconds"]
+    # The new deadline, not the old one (~900 s less): the frame's seconds were counted when the
+    # extension committed, and a loaded machine once took over a second to deliver it.
+    assert changed["remaining_seconds"] - 2 <= tick["remaining_seconds"] <= changed["remaining_seconds"]
     await comm.disconnect()
 
 

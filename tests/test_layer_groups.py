@@ -17,6 +17,9 @@ from realtime.layer_groups import LayerGroups
 from tests.redis_server import PrivateRedis
 
 LAYER_DB = 2
+# The watch loop ends before the test's event loop does: asyncio.run's one cancel of what is left
+# once met a watch that kept running (120 s, a machine at load 12); a stop that hangs fails here.
+STOP_SECONDS = 10.0
 RECEIVE_SECONDS = 2.0  # a message sent to a group is in its channels at once; only a failure waits this long
 
 
@@ -71,6 +74,7 @@ def test_an_empty_restart_is_found_and_every_group_joined_again(redis_server):
         await groups.check()
         heard_after = [await _hears(layer, m, g) for m, g in zip(members, ["a", "a", "b"], strict=True)]
         await groups.check()  # nothing changed since: no second re-join
+        await asyncio.wait_for(groups.stop(), STOP_SECONDS)
         await layer.close_pools()
         return heard_before, heard_lost, heard_after, groups.rejoins, [m.told for m in members]
 
@@ -90,6 +94,7 @@ def test_a_flushed_layer_database_is_found_too(redis_server):
         redis_server.client(LAYER_DB).flushdb()  # the same server (same run_id), its data gone
         await groups.check()
         heard = await _hears(layer, member, "a")
+        await asyncio.wait_for(groups.stop(), STOP_SECONDS)
         await layer.close_pools()
         return heard, groups.rejoins
 
@@ -106,6 +111,7 @@ def test_a_socket_that_left_is_not_joined_again(redis_server):
         await asyncio.to_thread(redis_server.restart)
         await groups.check()
         members = await layer.connection(0).zrange(f"{layer.prefix}:group:a", 0, -1)
+        await asyncio.wait_for(groups.stop(), STOP_SECONDS)
         await layer.close_pools()
         return {name.decode() for name in members}, groups.membership_count, (stays, leaves, gone)
 
@@ -127,6 +133,7 @@ def test_while_redis_is_down_a_check_changes_nothing_and_the_next_one_rejoins(re
         redis_server.start(port=port)
         await groups.check()
         heard = await _hears(layer, member, "a")
+        await asyncio.wait_for(groups.stop(), STOP_SECONDS)
         await layer.close_pools()
         return rejoins_while_down, groups.rejoins, heard
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # A deadline 0.3 s past a whole second: rounded-up seconds alone would put the page's zero up
 # to 0.7 s after it.
 SUB_SECOND = 0.3
+TIMER_WRITE_TOLERANCE_MS = 25  # the ticker's deadline is now + PTTL; the TTL was written a few ms after its deadline
 READ_TOLERANCE_MS = 150  # from the server's read of the timer to this test's own clock, on a loaded machine
 
 
@@ -38,7 +39,8 @@ async def test_every_tick_carries_the_exact_deadline_and_the_milliseconds_left(a
         frame = await receive()
         seen_at = time.time()
         assert frame["type"] == "tick"
-        assert abs(_deadline_at(frame) - deadline) * 1000 <= 5  # to the millisecond, give or take the write
+        # To the millisecond, give or take the write of the timer (10 ms seen on a loaded machine).
+        assert abs(_deadline_at(frame) - deadline) * 1000 <= TIMER_WRITE_TOLERANCE_MS
         implied = seen_at + frame["remaining_ms"] / 1000
         assert implied >= deadline - READ_TOLERANCE_MS / 1000  # never earlier than the truth by more than the trip
         assert implied <= deadline + READ_TOLERANCE_MS / 1000

@@ -10,6 +10,17 @@ from bench.phases.extend import extensions
 from bench.phases.harness import Bench
 from bench.phases.rest import polling, remaining, start_burst
 from bench.phases.sockets import ticks
+from bench.phases.throughput import throughput
 from bench.phases.timeouts import timeouts
 
-__all__ = ["Bench", "connects", "extensions", "polling", "remaining", "start_burst", "ticks", "timeouts"]
+__all__ = [
+    "Bench",
+    "connects",
+    "extensions",
+    "polling",
+    "remaining",
+    "start_burst",
+    "throughput",
+    "ticks",
+    "timeouts",
+]

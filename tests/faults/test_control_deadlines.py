@@ -75,6 +75,7 @@ def _extend_at(moment: float, **kwargs):
     return control.exam_extend(**kwargs)
 
 
+@pytest.mark.solo
 def test_extending_a_whole_exam_as_its_attempts_run_out_leaves_none_on_a_stale_timer(cluster):
     cluster.start_worker(args=("--sweep-interval", "0.1"))
     proctor = make_user(is_staff=True)

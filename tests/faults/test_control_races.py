@@ -60,6 +60,7 @@ def heard():
     events._subscribers.remove(batches.extend)
 
 
+@pytest.mark.solo
 def test_an_extension_at_the_deadline_extends_a_running_timer_or_finds_the_attempt_timed_out(cluster):
     cluster.start_worker()
     cluster.start_worker(args=("--sweep-interval", "0.1"))

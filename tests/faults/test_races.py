@@ -24,7 +24,8 @@ from tests.faults.load import Call, fire, spread
 from tests.faults.taps import ProctorTap
 from tests.helpers import wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+# solo: they time what they see while loading the machine themselves, so they run alone (scripts/test.sh).
+pytestmark = [pytest.mark.e2e, pytest.mark.solo, pytest.mark.django_db(transaction=True)]
 
 ROUNDS = 100
 STEP_SECONDS = 0.02  # deadlines this far apart: 100 rounds in 2 s

@@ -34,7 +34,10 @@ MAX_FRAME_BYTES = 4096  # frames over 4 KiB close with 1009 (docs/websocket.md)
 FLOODERS = 5
 FLOOD_SECONDS = 5.0  # each of FLOODERS processes reconnects and floods again until this is over
 VICTIM_SOCKETS = 20
-TICK_GAP_BOUND = 1.3  # a tick once a second: no victim may wait noticeably longer while others flood
+# A tick once a second; no victim's tick may come half a period late (or bunch up half a period early
+# behind a late one) while others flood. The flooders, the test's own clients and daphne share two cores:
+# client-side lateness of 0.39 s was seen on CI with the server's ticker on time (2 - 1.3 was too tight).
+TICK_GAP_BOUND = 1.5
 # Every key a student-facing frame may carry (docs/websocket.md).
 STUDENT_FRAME_KEYS = {
     "type",
@@ -249,6 +252,7 @@ def test_origin_frame_size_and_malformed_json_on_the_real_daphne(cluster, studen
     assert frames["an unknown type"][0].startswith("error: Unknown frame type 'hack'")
 
 
+@pytest.mark.solo
 def test_flooding_clients_are_closed_and_nobody_else_slows_down(cluster, exam):
     web = cluster.start_web()
     users = bulk_users(VICTIM_SOCKETS + 1)
