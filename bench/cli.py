@@ -22,7 +22,7 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -31,6 +31,7 @@ RUN_KEYS = {
     "remaining": "remaining",
     "side": "side_by_side",
     "extend": "extend",
+    "connects": "connects",
     "throughput": "throughput",
 }
 
@@ -70,6 +71,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--side-seconds", type=float, default=30, help="window of each side-by-side design")
     parser.add_argument("--extend", type=int, default=1000, help="ongoing attempts (and sockets) of the extended exam")
     parser.add_argument("--extend-webs", type=int, default=2, help="daphne processes holding those sockets")
+    parser.add_argument("--connects", type=int, default=2000, help="sockets of the connects phase (issue 12: 5000)")
+    parser.add_argument("--connect-concurrency", type=int, default=100, help="connects in flight at once")
+    parser.add_argument(
+        "--connects-before", type=Path, default=None, help="another checkout (an earlier commit) to measure beside"
+    )
     parser.add_argument(
         "--throughput-clients", type=int, default=50, help="closed-loop clients of the throughput phase"
     )
@@ -213,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
             }
         if "extend" in phases:
             run["extend"] = ph.extensions(bench, args.extend, webs=args.extend_webs)
+        if "connects" in phases:
+            run["connects"] = ph.connects(
+                bench, args.connects, concurrency=args.connect_concurrency, before=args.connects_before
+            )
         if "throughput" in phases:
             run["throughput"] = ph.throughput(
                 bench,

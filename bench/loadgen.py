@@ -13,6 +13,9 @@ Modes (the spec's "mode"):
   the requests run out (throughput: the same loop for starts and for a bare page).
 - poll: each student GETs remaining every `interval` seconds (phases spread evenly), open
   loop, over a pool of keep-alive connections, for `seconds`.
+- connects: open one WebSocket per (attempt, token), `concurrency` at once (closed loop), each
+  counted when its first frame arrives, and keep every one open (frames read and dropped) until
+  all are, so that the last connects happen beside thousands of open sockets; then close all.
 Every loop is bounded in count and time.
 """
 
@@ -226,6 +229,58 @@ async def run_poll(spec: dict) -> dict:
     return {"requests": results, "started": started, "ended": time.time()}
 
 
+async def run_connects(spec: dict) -> dict:
+    """Closed loop of connects: (done, latency to the first frame, its type) of each, and the errors."""
+    rows, gate = spec["sockets"], asyncio.Semaphore(spec["concurrency"])
+    path = spec.get("path", "/ws/attempts/")
+    firsts: list[tuple[float, float, str | None]] = []
+    errors: list[str] = []
+    opened = []
+
+    async def drain(connection) -> None:
+        try:
+            async for _ in connection:
+                pass
+        except ConnectionClosed:
+            pass
+
+    async def one(attempt_id: int, token: str) -> None:
+        async with gate:
+            started = time.monotonic()
+            try:
+                connection = await connect(
+                    f"{spec['ws_base']}{path}{attempt_id}/?token={token}",
+                    origin=spec["origin"],
+                    open_timeout=CONNECT_TIMEOUT,
+                    ping_interval=None,
+                    max_queue=16,
+                )
+                text = await asyncio.wait_for(connection.recv(), CONNECT_TIMEOUT)
+            except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                return
+            done = time.monotonic()
+            firsts.append((done, done - started, json.loads(text).get("type")))
+        opened.append((connection, asyncio.create_task(drain(connection))))
+        if len(firsts) % 1000 == 0:
+            say(f"progress connects {len(firsts)}/{len(rows)}")
+
+    started, wall_started = time.monotonic(), time.time()
+    await asyncio.gather(*(one(attempt_id, token) for attempt_id, token in rows))
+    ended, wall_ended = time.monotonic(), time.time()
+    await asyncio.wait([asyncio.create_task(c.close()) for c, _ in opened] or [asyncio.sleep(0)], timeout=60)
+    for _, task in opened:
+        task.cancel()
+    return {
+        "seconds": ended - started,
+        "wall_started": wall_started,
+        "wall_ended": wall_ended,
+        "firsts": [(done - started, latency, kind) for done, latency, kind in firsts],
+        "errors": errors[:20],
+        "error_count": len(errors),
+    }
+
+
 async def run_closed(spec: dict) -> dict:
     """Closed loop over a list of requests: `concurrency` in flight, each client its own keep-alive connection."""
     port, rows, seconds = spec["port"], spec["requests"], spec["seconds"]
@@ -265,6 +320,8 @@ def main() -> int:
         result = asyncio.run(run_remaining(spec))
     elif mode == "poll":
         result = asyncio.run(run_poll(spec))
+    elif mode == "connects":
+        result = asyncio.run(run_connects(spec))
     elif mode == "closed":
         result = asyncio.run(run_closed(spec))
     else:

@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from attempts import timer
 from attempts.models import Attempt
-from realtime import frames, protocol
+from realtime import auth, frames, protocol
 
 # Bounds the per-socket loop: no socket of the bench lives this long.
 MAX_TICKS = 4 * 3600
@@ -28,13 +28,13 @@ MAX_TICKS = 4 * 3600
 class NaiveAttemptConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        token = self.scope.get("token")
+        if token is None:
             await self.close(protocol.CLOSE_UNAUTHENTICATED)
             return
         self.attempt_id = self.scope["url_route"]["kwargs"]["attempt_id"]
         attempt = await database_sync_to_async(Attempt.objects.filter(pk=self.attempt_id).first)()
-        if attempt is None or attempt.user_id != user.pk or attempt.status != Attempt.Status.ONGOING:
+        if attempt is None or attempt.user_id != auth.user_id_of(token) or attempt.status != Attempt.Status.ONGOING:
             await self.close(protocol.CLOSE_NOT_FOUND)
             return
         self.loop_task = asyncio.get_running_loop().create_task(self._tick_forever())

@@ -100,13 +100,20 @@ class Stack:
         self.profilers: list[subprocess.Popen] = []
 
     def _spawn(
-        self, name: str, kind: str, argv: list[str], port: int | None = None, *, env: dict[str, str] | None = None
+        self,
+        name: str,
+        kind: str,
+        argv: list[str],
+        port: int | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> ServerProcess:
         log_path = self.log_dir / f"{name}.log"
         log_file = log_path.open("w")
         process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd or ROOT,
             env={**self.env, **(env or {})},
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -127,6 +134,8 @@ class Stack:
                 [
                     *(str(py_spy), "record", "--nonblocking", "--rate", "50", "--pid", str(server.process.pid)),
                     *("--format", "raw", "--output", str(self.log_dir / f"{server.name}.folded")),
+                    # Only the thread holding the GIL: where the CPU goes, not where threads wait on I/O.
+                    *(("--gil",) if os.environ.get("BENCH_PROFILE_GIL") else ()),
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -134,12 +143,18 @@ class Stack:
         )
 
     def start_web(
-        self, name: str, application: str = "examsite.asgi:application", *, env: dict[str, str] | None = None
+        self,
+        name: str,
+        application: str = "examsite.asgi:application",
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> ServerProcess:
-        """One daphne process serving `application` (`env`: variables to set on top); returns once /healthz answers."""
+        """One daphne process serving `application` (`env`: variables to set on top; `cwd`: another checkout of
+        the product, default this one); returns once /healthz answers."""
         port = free_port()
         argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application]
-        server = self._spawn(name, "web", argv, port, env=env)
+        server = self._spawn(name, "web", argv, port, env=env, cwd=cwd)
         _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server
 

@@ -86,9 +86,19 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 _db = DATABASES["default"]
-# Under ASGI each request may run on another thread: persistent connections would pile up
-# and go stale ("MySQL server has gone away"), so every request opens and closes its own.
-_db["CONN_MAX_AGE"] = 0
+# Persistent connections: Django keeps one per thread, and every thread that queries is long-lived
+# and bounded in number: the HTTP_CONCURRENCY slot threads (examsite/concurrency.py), the
+# SOCKET_DB_THREADS of the sockets (realtime/db.py), the presence settler, the ticker's settling
+# (channels' database thread), the expiry worker's pool. So a daphne process holds at most
+# HTTP_CONCURRENCY + SOCKET_DB_THREADS + 2, each used again instead of a
+# connect per request or socket (tests/faults/test_db_connections.py). Seconds; well under
+# MariaDB's wait_timeout (8 h by default), so the server never drops an idle one first. 0 restores
+# a connection per request.
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=300)
+# A kept connection is pinged before the first query of each request, so one that the database
+# dropped (restart, KILL, wait_timeout) is replaced instead of failing with "server has gone
+# away". The sockets' reads skip the ping and reconnect once on failure instead (realtime/db.py).
+_db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.mysql":
     _db.setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
     _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
@@ -177,6 +187,10 @@ CHANNEL_LAYERS = {
 # of its own); the rest wait in the event loop. Keeps a burst from exhausting the database's
 # connections (examsite/concurrency.py).
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
+
+# Threads (each with its persistent database connection) that the sockets' reads run on
+# (realtime/db.py): connects overlap their round trips instead of queuing on one thread.
+SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=4)
 
 # --- REST and JWT ---------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -1,8 +1,13 @@
-"""WebSocket authentication: the user of a SimpleJWT access token into `scope["user"]`.
+"""WebSocket authentication: a SimpleJWT access token checked at the handshake, its user read by the consumer.
 
 The token comes from the query string (`?token=`, what a browser can send) or an
-`Authorization: Bearer` header (other clients). `scope["token_expires_at"]` holds the
-token's `exp` (Unix seconds), so a consumer can close the socket when the token runs out.
+`Authorization: Bearer` header (other clients). The middleware checks only what the token
+itself proves (signature, type, expiry): no database trip, so a connect costs none here.
+It puts the validated token into `scope["token"]` (None when there is none or it is unusable)
+and its `exp` (Unix seconds) into `scope["token_expires_at"]`, so a consumer can close the
+socket when the token runs out. The consumer reads the token's user together with what it
+reads anyway (the attempt, the exam's proctors) in one trip, and refuses the socket unless
+`user_accepts_token` (what SimpleJWT's own `get_user` checks, without its query).
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
-from django.contrib.auth.models import AnonymousUser
-from rest_framework.exceptions import AuthenticationFailed
+from django.contrib.auth import get_user_model
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 
 @dataclass(frozen=True)
@@ -24,17 +30,52 @@ class Identity:
     expires_at: int  # the token's `exp` claim, Unix seconds
 
 
-def identity_for_token(raw_token: str) -> Identity | None:
-    """The active user of a valid, unexpired access token and the token's expiry; None otherwise."""
-    authentication = JWTAuthentication()
+def validated_token(raw_token: str | None) -> Token | None:
+    """The access token of `raw_token` if its signature, type and expiry are good; None otherwise. No database."""
+    if not raw_token:
+        return None
     try:
-        validated = authentication.get_validated_token(raw_token)
-        user = authentication.get_user(validated)
-    except (InvalidToken, TokenError, AuthenticationFailed):
+        token = JWTAuthentication().get_validated_token(raw_token)
+    except (InvalidToken, TokenError):
         return None
-    if not user.is_active:  # also when SimpleJWT's CHECK_USER_IS_ACTIVE is turned off
+    return token if api_settings.USER_ID_CLAIM in token else None
+
+
+def user_id_of(token: Token):
+    """The user's primary key the token names (SimpleJWT writes it as a string), or None if it is not one."""
+    field = get_user_model()._meta.get_field(api_settings.USER_ID_FIELD)
+    try:
+        return field.to_python(token[api_settings.USER_ID_CLAIM])
+    except Exception:  # a token we signed never gets here; a malformed id is just no user
         return None
-    return Identity(user=user, expires_at=int(validated["exp"]))
+
+
+def user_accepts_token(user, token: Token) -> bool:
+    """True if `user` (read from the database) may use `token`: active, and the password unchanged when
+    SimpleJWT's CHECK_REVOKE_TOKEN is on."""
+    if user is None or not user.is_active:  # also when SimpleJWT's CHECK_USER_IS_ACTIVE is turned off
+        return False
+    if api_settings.CHECK_REVOKE_TOKEN:
+        return token.get(api_settings.REVOKE_TOKEN_CLAIM) == get_md5_hash_password(user.password)
+    return True
+
+
+def user_of(token: Token):
+    """The user the token names, if the token may be used by them; None otherwise. One query."""
+    user_id = user_id_of(token)
+    if user_id is None:
+        return None
+    user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
+    return user if user_accepts_token(user, token) else None
+
+
+def identity_for_token(raw_token: str) -> Identity | None:
+    """The active user of a valid, unexpired access token and the token's expiry; None otherwise (a renewal)."""
+    token = validated_token(raw_token)
+    user = user_of(token) if token is not None else None
+    if user is None:
+        return None
+    return Identity(user=user, expires_at=int(token["exp"]))
 
 
 def token_from_scope(scope) -> str | None:
@@ -51,12 +92,9 @@ def token_from_scope(scope) -> str | None:
 
 
 class JWTAuthMiddleware(BaseMiddleware):
-    """Puts the token's user (or AnonymousUser) and the token's expiry into the scope."""
+    """Puts the connection's validated access token (or None) and its expiry into the scope; no database trip."""
 
     async def __call__(self, scope, receive, send):
-        scope = dict(scope)
-        raw_token = token_from_scope(scope)
-        identity = await database_sync_to_async(identity_for_token)(raw_token) if raw_token else None
-        scope["user"] = identity.user if identity else AnonymousUser()
-        scope["token_expires_at"] = identity.expires_at if identity else None
+        token = validated_token(token_from_scope(scope))
+        scope = {**scope, "token": token, "token_expires_at": int(token["exp"]) if token is not None else None}
         return await self.inner(scope, receive, send)

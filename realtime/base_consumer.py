@@ -13,12 +13,12 @@ import logging
 import time
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from realtime import frames, layer_groups, protocol
 from realtime.auth import identity_for_token
+from realtime.db import socket_db
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.user = None
+        self.user = None  # set by `open()`, from the database
+        self.token = None  # the connection's validated access token
         self.is_closed = False
         self._token_timer: asyncio.TimerHandle | None = None
         self._window_started = 0.0
@@ -42,7 +43,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     # --- hooks for subclasses ---------------------------------------------------------
 
     async def open(self) -> None:
-        """The user is authenticated: authorize, join groups, send the first frame."""
+        """The token is valid: read its user with what the socket reads anyway (`realtime.auth.user_accepts_token`;
+        4401 unless it accepts), authorize, join groups, send the first frame."""
 
     async def on_sync(self) -> None:
         """The client asked for fresh state (`sync`)."""
@@ -81,9 +83,9 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             layer_groups.forget(getattr(self, "channel_layer", None), self)
 
     async def dispatch(self, message):
-        # Channels 4.2+ hops to the database thread before every handler to close stale
-        # connections. Our database reads do that themselves (database_sync_to_async), and a
-        # ping or a forwarded event must not queue on the process's one database thread.
+        # Channels 4.2+ hops to its database thread before every handler to close stale
+        # connections. Our database reads look after their connections themselves
+        # (realtime/db.py), and a ping or a forwarded event must not queue on a database thread.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -93,11 +95,10 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with a close code: a browser shows the code, while a
         # refused handshake would only say "failed".
         await self.accept()
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        self.token = self.scope.get("token")  # validated by realtime.auth.JWTAuthMiddleware, without the database
+        if self.token is None:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return
-        self.user = user
         self._expire_with_token(self.scope.get("token_expires_at"))
         await self.open()
 
@@ -186,8 +187,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         task.add_done_callback(self._background.discard)
 
     async def _renew(self, raw_token: str) -> None:
-        identity = await database_sync_to_async(identity_for_token)(raw_token)
-        if identity is None or identity.user.pk != self.user.pk:
+        identity = await socket_db(identity_for_token)(raw_token)
+        if identity is None or self.user is None or identity.user.pk != self.user.pk:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return
         self.user = identity.user

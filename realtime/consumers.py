@@ -8,22 +8,46 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from channels.db import database_sync_to_async
-
 from attempts import access, audit, clock, errors, selectors
 from attempts.models import Attempt
-from realtime import frames, protocol
+from realtime import auth, frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
+from realtime.db import socket_db
 from realtime.groups import attempt_group, proctor_group
 from realtime.presence import LocalPresence, get_presence
 from realtime.ticker import Ticker, get_ticker
 from realtime.time_warnings import thresholds_of
 
 
-def _attempt_state(*, user, attempt_id: int) -> tuple[Attempt, int]:
-    """The user's attempt (404/403 as domain errors) and its seconds left, as the REST `remaining` sees them."""
-    attempt = selectors.attempt_for_user(user=user, attempt_id=attempt_id)
-    return attempt, clock.attempt_reconcile(attempt=attempt)  # expires a due attempt, restores a lost timer
+def _attempt_state(*, token, attempt_id: int) -> tuple[object, Attempt, int] | None:
+    """The token's user, their attempt (404/403 as domain errors) and its seconds left, as the REST `remaining`
+    sees them; None when the token's user may not use it (4401).
+
+    One query for the user and the attempt when the attempt is theirs (every connect but a refusal).
+    """
+    attempt = selectors.attempt_with_owner(attempt_id=attempt_id)
+    if attempt is not None and attempt.user_id == auth.user_id_of(token):
+        user = attempt.user if auth.user_accepts_token(attempt.user, token) else None
+    else:
+        user = auth.user_of(token)  # a refusal: still 4401 first for a user who may not use the token
+    if user is None:
+        return None
+    if attempt is None:
+        raise errors.NotFound()
+    if attempt.user_id != user.pk:
+        raise errors.NotYourAttempt()
+    return user, attempt, clock.attempt_reconcile(attempt=attempt)  # expires a due attempt, restores a lost timer
+
+
+def _proctor(*, token, user, exam_id: int):
+    """The user (the token's, when `user` is None) if they may watch the exam (DomainError otherwise); None when
+    the token's user may not use it (4401)."""
+    if user is None:
+        user = auth.user_of(token)
+        if user is None:
+            return None
+    access.exam_for_proctor(user=user, exam_id=exam_id)
+    return user
 
 
 def _end_of(*, attempt_id: int, status: str) -> dict:
@@ -53,10 +77,14 @@ class AttemptConsumer(JWTSocketConsumer):
         # Join before reading: an end broadcast sent between the read and the join would be lost.
         await self.join(self.group)
         try:
-            attempt, seconds = await database_sync_to_async(_attempt_state)(user=self.user, attempt_id=self.attempt_id)
+            state = await socket_db(_attempt_state)(token=self.token, attempt_id=self.attempt_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return
+        if state is None:
+            await self.end(protocol.CLOSE_UNAUTHENTICATED)
+            return
+        self.user, attempt, seconds = state
         if attempt.status != Attempt.Status.ONGOING:
             await self.attempt_over(attempt.status)
             return
@@ -111,7 +139,7 @@ class AttemptConsumer(JWTSocketConsumer):
             await self.end(protocol.CLOSE_NOT_FOUND)
             return
         if status == Attempt.Status.COMPLETED and not self.is_closed:
-            frame = await database_sync_to_async(_end_of)(attempt_id=self.attempt_id, status=status)
+            frame = await socket_db(_end_of)(attempt_id=self.attempt_id, status=status)
         else:
             frame = frames.end_frame(self.attempt_id, status)
         await self.end(protocol.END_CLOSE_CODES[status], frame)
@@ -153,7 +181,7 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def _send_snapshot(self) -> None:
         try:
-            snapshot = await database_sync_to_async(_snapshot)(exam_id=self.exam_id)
+            snapshot = await socket_db(_snapshot)(exam_id=self.exam_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return
@@ -173,12 +201,17 @@ class ProctorConsumer(JWTSocketConsumer):
 
     async def _allowed(self) -> bool:
         """True if the user may watch this exam (its proctors, or every staff user when it names none);
-        otherwise the socket is closed (4403, or 4404 for an exam that does not exist)."""
+        otherwise the socket is closed (4401 for a user who may not use the token, 4403, or 4404 for an exam
+        that does not exist). The user is read with the check on connect: one trip."""
         try:
-            await database_sync_to_async(access.exam_for_proctor)(user=self.user, exam_id=self.exam_id)
+            user = await socket_db(_proctor)(token=self.token, user=self.user, exam_id=self.exam_id)
         except errors.DomainError as error:
             await self.end(protocol.close_code_for(error))
             return False
+        if user is None:
+            await self.end(protocol.CLOSE_UNAUTHENTICATED)
+            return False
+        self.user = user
         return True
 
     async def on_closing(self) -> None:

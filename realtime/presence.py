@@ -193,8 +193,8 @@ def _cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-# The settling's own thread and database connection, not the process's database thread
-# (`database_sync_to_async`): a settle neither queues behind the sockets' reads nor holds
+# The settling's own thread and database connection, not the sockets' database threads
+# (realtime/db.py): a settle neither queues behind the sockets' reads nor holds
 # them up, and a loop shutting down never waits on a thread that is gone.
 _settle_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-settle")
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from examsite.concurrency import ConcurrencyLimit
 
@@ -62,3 +64,24 @@ def test_websockets_are_not_counted():
 def test_a_limit_below_one_is_refused():
     with pytest.raises(ValueError):
         ConcurrencyLimit(lambda *args: None, limit=0)
+
+
+def test_requests_run_their_sync_code_on_the_slots_threads_only():
+    """Each slot keeps one thread, so a persistent database connection per slot is used again (CONN_MAX_AGE)."""
+    threads: set[int] = set()
+
+    def view():
+        threads.add(threading.get_ident())
+
+    async def app(scope, receive, send):
+        # What Django's ASGI handler does around each request: a context of its own, unless one is set.
+        async with ThreadSensitiveContext():
+            await sync_to_async(view)()
+            await sync_to_async(view)()
+
+    async def run():
+        limited = ConcurrencyLimit(app, limit=LIMIT)
+        await asyncio.gather(*(limited({"type": "http"}, None, None) for _ in range(REQUESTS * 5)))
+
+    asyncio.run(run())
+    assert 1 <= len(threads) <= LIMIT

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache
 
-from django.db import connection
+from django.db import close_old_connections
 
 from attempts import services
 
@@ -32,22 +32,17 @@ def expire_each(rows: Iterable[tuple[int, datetime]], *, path: str) -> int:
 
 
 def _expire_batch(rows: list[tuple[int, datetime]], *, path: str) -> int:
-    _drop_dead_connection()
+    # The pool's threads keep their connection from one batch to the next (no request cycle
+    # closes it), as Django's request signals do for a request: before, so that one the server
+    # dropped (restart, KILL, wait_timeout) is found by the health check's ping and replaced
+    # instead of failing with "server has gone away" (tests/faults/test_mariadb_restart.py);
+    # after, so that one past CONN_MAX_AGE or broken by an error is closed.
+    close_old_connections()
     try:
         # Logs each attempt it ends, with how late it was.
         return len(services.attempts_expire_many(attempt_ids=[attempt_id for attempt_id, _ in rows], path=path))
     finally:
-        if connection.errors_occurred:  # a database that went away: reconnect on the next call
-            connection.close_if_unusable_or_obsolete()
-
-
-def _drop_dead_connection() -> None:
-    """Close this thread's database connection if the server dropped it (restart, wait_timeout)."""
-    # The pool's threads keep their connection from one batch to the next (no request cycle
-    # closes it): after a database restart its first query would fail with "Lost connection"
-    # or "server has gone away". One ping finds that out first (tests/faults/test_mariadb_restart.py).
-    if connection.connection is not None and not connection.is_usable():
-        connection.close()
+        close_old_connections()
 
 
 @cache

@@ -1,9 +1,11 @@
 """The measurements, one function each; every one leaves the database and Redis as it found them.
 
 `harness` holds what they share (daphne processes, seeded attempts, load generators); `sockets` the
-tick phase, `timeouts` the timeout phases, `rest` the REST phases, `extend` the proctors' extensions.
+tick phase, `timeouts` the timeout phases, `rest` the REST phases, `extend` the proctors' extensions, `connects`
+the socket connects.
 """
 
+from bench.phases.connects import connects
 from bench.phases.extend import extensions
 from bench.phases.harness import Bench
 from bench.phases.rest import polling, remaining, start_burst
@@ -11,4 +13,14 @@ from bench.phases.sockets import ticks
 from bench.phases.throughput import throughput
 from bench.phases.timeouts import timeouts
 
-__all__ = ["Bench", "extensions", "polling", "remaining", "start_burst", "throughput", "ticks", "timeouts"]
+__all__ = [
+    "Bench",
+    "connects",
+    "extensions",
+    "polling",
+    "remaining",
+    "start_burst",
+    "throughput",
+    "ticks",
+    "timeouts",
+]

@@ -36,8 +36,10 @@ class Bench:
 
     # --- daphne processes ----------------------------------------------------------------
 
-    def fresh_web(self, name: str, application: str | None = None, *, watch_as: str = "daphne") -> ServerProcess:
-        web = self.stack.start_web(name, application or self.product_app)
+    def fresh_web(
+        self, name: str, application: str | None = None, *, watch_as: str = "daphne", cwd: Path | None = None
+    ) -> ServerProcess:
+        web = self.stack.start_web(name, application or self.product_app, cwd=cwd)
         web.watch_as = watch_as
         self.monitor.watch(watch_as, web.process.pid)
         time.sleep(1.0)

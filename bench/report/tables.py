@@ -213,6 +213,45 @@ def _extend(r: dict) -> list[str]:
     )
 
 
+def _connects(r: dict) -> list[str]:
+    header = (
+        "app",
+        "connected / errors",
+        "connects/s, all / second half",
+        "first frame p50 / p99 / max (ms)",
+        "daphne CPU",
+        "daphne CPU per connect",
+        "load generator CPU",
+        "DB connections (most at once / distinct)",
+    )
+    rows = [
+        (
+            label,
+            f"{d['connected']:,} / {d['errors']}",
+            f"{d['rate'] or 0:,.0f} / {d['rate_second_half'] or 0:,.0f}",
+            spread(d["latency"]),
+            cpu(d, "daphne"),
+            "-" if d.get("cpu_ms_per_connect") is None else f"{d['cpu_ms_per_connect']:.2f} ms",
+            loadgen_cpu(d),
+            f"{d['db_connections_most']} / {d['db_connections_distinct']}",
+        )
+        for label, d in r["designs"].items()
+    ]
+    return section(
+        f"### 7. Socket connects: {r['sockets']:,} sockets on one daphne process, "
+        f"{r['concurrency']} connecting at once",
+        header,
+        rows,
+        "A connect counts when its first frame arrives (ours: the `tick`, after the token, the attempt and the "
+        "timer were checked); every socket stays open, so the second half connects beside thousands of open "
+        "(ticking) sockets. The bare ASGI app (`bench/bare_ws_asgi.py`) accepts and sends one frame: the floor of "
+        "daphne and the load generator here. CPU per connect: daphne's CPU seconds over the phase per socket "
+        "(the ticks of the sockets already open included); the machine is shared, and a starved process connects "
+        "slower at about the same cost each. DB connections: the daphne process's TCP connections to MariaDB, "
+        "sampled every 50 ms.",
+    )
+
+
 # The phases' sections in order: the key of `run` each one renders.
 SECTIONS = (
     ("ticks", _ticks),
@@ -221,6 +260,7 @@ SECTIONS = (
     ("remaining", _remaining),
     ("side_by_side", _side_by_side),
     ("extend", _extend),
+    ("connects", _connects),
 )
 
 

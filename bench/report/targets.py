@@ -70,6 +70,19 @@ def targets(run: dict) -> list[str]:
                 verdict(worst is not None and worst <= 1 and not r["missing"]),
             )
         )
+    if run.get("connects"):
+        r = run["connects"]
+        ours, bare = r["designs"].get("ours"), r["designs"].get("bare ASGI app")
+        if ours:
+            rate = ours["rate_second_half"]
+            floor = f"; bare ASGI app {bare['rate_second_half'] or 0:,.0f}/s" if bare else ""
+            rows.append(
+                (
+                    f"socket connects >= 500/s per process, sustained over {r['sockets']:,} sockets",
+                    f"{rate or 0:,.0f}/s over the second half, {ours['errors']} errors{floor}",
+                    verdict(rate is not None and rate >= 500 and not ours["errors"]),
+                )
+            )
     if not rows:
         return []
     return section("### Targets", ("target", "this run", ""), rows)
