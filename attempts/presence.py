@@ -132,6 +132,16 @@ return out
 """
 
 
+# KEYS[1] procs. ARGV: process id. Refreshes the process's beat only if the registry still lists it:
+# a process reaped meanwhile is brought back by its own full beat, which writes its sockets too.
+_KEEP_ALIVE = """
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], ARGV[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Beat:
     fresh: bool  # the registry did not know this process (reaped, or Redis lost it): write all again
@@ -169,6 +179,14 @@ async def areplace(process_id: str, attempt_ids: set[int]) -> tuple[int, set[int
 async def _aeval(script: str, *args):
     try:
         return await timer.async_client().eval(script, *args)
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise PresenceUnavailable(str(exc)) from exc
+
+
+def keep_alive(process_id: str) -> bool:
+    """Refresh a listed process's beat, from outside its event loop; False when the registry does not list it."""
+    try:
+        return bool(timer.client().eval(_KEEP_ALIVE, 1, procs_key(), process_id))
     except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
         raise PresenceUnavailable(str(exc)) from exc
 

@@ -7,12 +7,20 @@ HEARTBEAT_SECONDS otherwise. Each attempt whose last socket anywhere closed, or 
 opened, is then settled in the database (`services.presence.settle`) by a second task, so a
 slow or unreachable database never delays a heartbeat (a late heartbeat would make the
 expiry worker take this process for dead). What fails is tried again on the next round.
+
+A thread of its own also refreshes the process's beat every HEARTBEAT_SECONDS (`KeepAlive`):
+the loop's beat is late whenever the loop is (10,000 ticks, a garbage collection, a connect
+storm on a busy machine), and at load 5-8 a daphne holding 10,000 sockets missed
+DEAD_AFTER_SECONDS again and again: each false death marked every one of its students offline.
+A process that is gone (SIGKILL) has no thread left either.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +54,7 @@ class LocalPresence:
         self._unsettled_arrived = asyncio.Event()
         self._beating: asyncio.Task | None = None
         self._settling: asyncio.Task | None = None
+        self._keep_alive: KeepAlive | None = None
         self.beats = 0  # heartbeats that reached Redis (tests read it)
 
     def opened(self, attempt_id: int, socket: object) -> None:
@@ -83,6 +92,9 @@ class LocalPresence:
             self._beating = loop.create_task(self._beat_forever(), name="presence-heartbeat")
         if self._settling is None or self._settling.done():
             self._settling = loop.create_task(self._settle_forever(), name="presence-settle")
+        if self._keep_alive is None or not self._keep_alive.is_alive():
+            self._keep_alive = KeepAlive(self, loop)
+            self._keep_alive.start()
 
     def _idle(self) -> bool:
         return not (self._sockets or self._watchers or self._news or self._unsettled)
@@ -184,6 +196,30 @@ class LocalPresence:
         self._unsettled |= batch
         await asyncio.sleep(delay)
         self._unsettled_arrived.set()
+
+
+class KeepAlive(threading.Thread):
+    """Refreshes the process's beat while its loop is busy; ends with the loop, or when there is nothing to do."""
+
+    def __init__(self, local: LocalPresence, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name="presence-keep-alive", daemon=True)
+        # Weak: a test's loop and its presence go away when the test ends, and so does this thread.
+        self._local = weakref.ref(local)
+        self._loop = weakref.ref(loop)
+        self.refreshed = 0  # beats this thread refreshed (tests read it)
+
+    def run(self) -> None:
+        while True:
+            time.sleep(presence.HEARTBEAT_SECONDS)
+            local, loop = self._local(), self._loop()
+            if local is None or loop is None or loop.is_closed() or local._idle():
+                return  # the loop's next news starts another one
+            process_id = local.process_id
+            del local, loop  # hold neither while sleeping
+            try:
+                self.refreshed += presence.keep_alive(process_id)
+            except presence.PresenceUnavailable:
+                pass  # the loop's own beat says so, once
 
 
 def _cancelled() -> bool:

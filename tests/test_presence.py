@@ -7,6 +7,7 @@ process ids of our own; tests/e2e/test_presence.py runs the real daphne processe
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import timedelta
 
@@ -252,3 +253,36 @@ def test_a_reopened_attempt_does_not_count_the_time_it_was_over_as_offline(attem
     assert reopened.connected is False
     assert 5_900 <= reopened.offline_ms <= 6_500  # from the start to the end, not to the reopen
     assert selectors.offline_seconds_of(reopened) == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_whose_event_loop_stalls_past_dead_after_is_not_taken_for_dead(attempt):
+    """Its loop blocked for twice DEAD_AFTER_SECONDS (a flood of ticks, a long collection): its thread beats."""
+    from realtime.presence import get_presence
+
+    reaped: list[dict[int, int]] = []
+    stop = threading.Event()
+
+    def reap_like_the_worker() -> None:
+        while not stop.is_set():
+            reaped.append(presence.reap_dead())
+            stop.wait(presence.HEARTBEAT_SECONDS / 2)
+
+    async def scenario() -> tuple[bool, int]:
+        local = get_presence()
+        local.opened(attempt.pk, object())
+        deadline = time.monotonic() + 5
+        while local.beats < 1:
+            assert time.monotonic() < deadline, "no heartbeat within 5 s"
+            await asyncio.sleep(0.05)
+        reaper = threading.Thread(target=reap_like_the_worker)
+        reaper.start()
+        time.sleep(presence.DEAD_AFTER_SECONDS * 2)  # the stall itself: nothing runs on this loop meanwhile
+        stop.set()
+        reaper.join()
+        return presence.connected_many([attempt.pk])[attempt.pk], local._keep_alive.refreshed
+
+    connected, refreshed = asyncio.run(scenario())
+    print(f"\n{len(reaped)} reaps during a {presence.DEAD_AFTER_SECONDS * 2:.0f} s stall; {refreshed} beats kept")
+    assert not any(reaped) and connected
+    assert refreshed >= presence.DEAD_AFTER_SECONDS * 2 / presence.HEARTBEAT_SECONDS - 2
