@@ -26,8 +26,10 @@ from tests.helpers import in_own_connection, run_threads, timer_errors, wait_unt
 WAVE = 10
 # Threads firing the calls of `at_moments`; each keeps one connection for all its calls.
 FIRING_THREADS = 20
-# How far a timer's time left may stray from its deadline: the write's round trip and the read's.
-TTL_TOLERANCE_SECONDS = 0.05
+# How far a timer's time left may stray from its deadline: the write's round trip and the read's, on a
+# machine running two test workers (over 0.05 s seen once). A timer an extension failed to move is off by
+# the extension itself, a second or more.
+TTL_TOLERANCE_SECONDS = 0.25
 
 
 def outcome(func: Callable) -> Callable:
@@ -93,7 +95,7 @@ def assert_timers_follow(attempt_ids: list[int]) -> dict[int, Attempt]:
         for pk, error in timer_errors(ongoing, {pk: rows[pk].deadline_at.timestamp() for pk in ongoing}).items()
         if abs(error) > TTL_TOLERANCE_SECONDS
     }
-    assert strays == {}, "timers running out away from their deadline (s)"
+    assert strays == {}, f"timers running out away from their deadline (s): {strays}"
     assert timer.holds(attempt_ids) == {}, "deadline holds left behind"
     return rows
 
