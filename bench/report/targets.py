@@ -83,6 +83,41 @@ def targets(run: dict) -> list[str]:
                     verdict(rate is not None and rate >= 500 and not ours["errors"]),
                 )
             )
+    rows += _recovery_rows(run.get("recovery") or {})
     if not rows:
         return []
     return section("### Targets", ("target", "this run", ""), rows)
+
+
+def _recovery_rows(r: dict) -> list[tuple]:
+    rows = []
+    if rr := r.get("redis_restart"):
+        worst = rr["ticking"]["after"]["max"]
+        proctor = (rr.get("proctor") or {}).get("announcement_after")
+        errors = sum(e["count"] for e in rr["errors"].values())
+        rows.append(
+            (
+                f"Redis restart, {rr['sockets']:,} sockets on {rr['webs']} processes: every socket ticking and a "
+                "proctor socket receiving events within 3 s of Redis answering; 0 errors after that",
+                f"last first tick {ms(worst)} ms ({rr['ticking']['never']} never), proctor event {ms(proctor)} ms, "
+                f"{errors} error lines",
+                verdict(
+                    worst is not None
+                    and worst <= 3
+                    and not rr["ticking"]["never"]
+                    and proctor is not None
+                    and proctor <= 3
+                    and not errors
+                ),
+            )
+        )
+    if dk := r.get("daphne_kill"):
+        worst = dk["ticking"]["after"]["max"]
+        rows.append(
+            (
+                f"daphne SIGKILL with {dk['sockets']:,} sockets: all reconnected and ticking within 10 s of restart",
+                f"last {ms(worst)} ms after the new daphne accepted ({dk['ticking']['never']} never)",
+                verdict(worst is not None and worst <= 10 and not dk["ticking"]["never"]),
+            )
+        )
+    return rows
