@@ -54,7 +54,7 @@ class Socket:
         self.opens: list[float] = []
         self.closes: list[tuple[float, int | None]] = []
         self.ticks: list[float] = []
-        self.frames: list[tuple[float, str, object]] = []  # (arrival, type, id) of frames other than ticks
+        self.frames: list[tuple[float, str, object]] = []  # (arrival, type, id) of the frames but ticks
         self.failures = 0
 
     def wait(self) -> float:
@@ -66,8 +66,8 @@ class Socket:
         kind = frame.get("type")
         if kind == "tick":
             self.ticks.append(now)
-        else:
-            self.frames.append((now, kind, frame.get("id")))
+        else:  # an announcement by its id; the dashboard's attempt events by their attempt
+            self.frames.append((now, kind, frame.get("id") if kind == "announcement" else frame.get("attempt_id")))
 
     def result(self) -> dict:
         return {"opens": self.opens, "closes": self.closes, "ticks": self.ticks, "frames": self.frames}

@@ -39,7 +39,11 @@ SETTLE_SECONDS = 3.0  # every socket ticking before the fault: steady state, not
 # The issue's targets: every socket ticking within 3 s of Redis answering, 10 s of the new daphne.
 REDIS_TARGET_SECONDS = 3.0
 DAPHNE_TARGET_SECONDS = 10.0
-LATE_ANNOUNCEMENT_SECONDS = 3.0  # a second event, once the recovery is said to be over
+LATE_ANNOUNCEMENT_SECONDS = 3.5  # a second announcement, once the recovery is said to be over (3 s)
+# Dashboard events while Redis comes back: one attempt extended by 1 s every PROBE_STEP, from the moment it answers
+# until past the 3 s target: which events reach the proctor, and from when on.
+PROBE_STEP = 0.25
+PROBES = 14
 ERROR_GRACE_SECONDS = 1.0  # "nothing logs a traceback after the first second"
 # How long to watch after the fault at most: well beyond the targets, bounded.
 OBSERVE_SECONDS = 45.0
@@ -139,28 +143,38 @@ def _rows(web_for, attempt_ids: list[int], user_ids: list[int]) -> list[list]:
     return rows
 
 
-def _announce(port: int, exam_id: int, token: str, message: str) -> dict:
-    """POST an announcement; (sent at, status, id, response seconds)."""
+def _post(port: int, path: str, token: str, body: dict) -> dict:
+    """POST a staff request on a new connection: sent at, status, the answer's `id`, response seconds."""
 
     async def post():
         connection = HttpConnection(port)
         sent = time.time()
         try:
-            status, body = await connection.request(
-                "POST",
-                f"/api/exam/proctor/exams/{exam_id}/announcements/",
-                token=token,
-                json_body=json.dumps({"message": message}).encode(),
-                keep_alive=False,
+            status, answer = await connection.request(
+                "POST", path, token=token, json_body=json.dumps(body).encode(), keep_alive=False
             )
         except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
             return {"sent": sent, "status": type(exc).__name__, "id": None, "response": time.time() - sent}
         finally:
             await connection.close()
-        parsed = json.loads(body or b"{}")
+        parsed = json.loads(answer or b"{}")
         return {"sent": sent, "status": status, "id": parsed.get("id"), "response": time.time() - sent}
 
     return asyncio.run(post())
+
+
+def _announce(port: int, exam_id: int, token: str, message: str) -> dict:
+    return _post(port, f"/api/exam/proctor/exams/{exam_id}/announcements/", token, {"message": message})
+
+
+def _probe_events(port: int, token: str, attempt_ids: list[int], back_at: float) -> list[dict]:
+    """One extension of one attempt every PROBE_STEP seconds from `back_at` on (a dashboard event each)."""
+    sent = []
+    for n, attempt_id in enumerate(attempt_ids):
+        time.sleep(max(0.0, back_at + n * PROBE_STEP - time.time()))
+        answer = _post(port, f"/api/exam/proctor/attempts/{attempt_id}/extend/", token, {"seconds": 1})
+        sent.append({**answer, "attempt_id": attempt_id, "sent_after": answer["sent"] - back_at})
+    return sent
 
 
 def _watch(loadgens: list, moment: float, at_least_until: float = 0.0) -> float | None:
@@ -205,10 +219,11 @@ def _redis_restart(bench: Bench, server: TimedRedis, sockets: int, reconnect: st
         back_at = server.answered_at
         for loadgen in loadgens:
             loadgen.mark(back_at)
-        # At once: the dashboard is on the first daphne, the request goes to the second (through the layer).
+        # At once: the dashboard is on the first daphne, the requests go to the second (through the layer).
         first = _announce(webs[1].port, exam_id, staff, "bench: right after Redis answered")
+        probed = _probe_events(webs[1].port, staff, attempt_ids[-PROBES:], back_at)
         time.sleep(max(0.0, back_at + LATE_ANNOUNCEMENT_SECONDS - time.time()))
-        late = _announce(webs[1].port, exam_id, staff, "bench: 3 s after Redis answered")
+        late = _announce(webs[1].port, exam_id, staff, "bench: 3.5 s after Redis answered")
         all_ticking_at = _watch(loadgens, back_at, at_least_until=late["sent"] + AFTER_ALL_TICKING_SECONDS)
         window = bench.monitor.window(stopped_at, time.time())
         got = _results(bench, loadgens)
@@ -233,7 +248,10 @@ def _redis_restart(bench: Bench, server: TimedRedis, sockets: int, reconnect: st
         "closes": fig.closes(got, stopped_at),
         "failures": fig.failures(got, stopped_at),
         "proctor": fig.proctor_figures(got["proctor"], back_at, first),
-        "announcements": [_delivery(got, a, label, back_at) for label, a in (("at once", first), ("3 s later", late))],
+        "probes": fig.probes(got["proctor"], probed),
+        "announcements": [
+            _delivery(got, a, label, back_at) for label, a in (("at once", first), ("3.5 s later", late))
+        ],
         "errors": {s.name: fig.error_lines(s.log_path, since) for s in (*webs, worker)},
         "cpu": window["cpu"],
     }

@@ -92,7 +92,35 @@ def proctor_figures(proctor: dict | None, moment: float, announcement: dict | No
         "announcement_after": None if arrival is None else arrival - moment,
         "announcement_after_sent": None if arrival is None or not announcement else arrival - announcement["sent"],
         "closes": [code for at, code in proctor["closes"] if at > moment - 60],
-        "reopened": sum(1 for at in proctor["opens"] if at > moment - 60),
+        "reopened": sum(1 for at in proctor["opens"] if at > moment),
+    }
+
+
+def probes(proctor: dict | None, sent: list[dict], kind: str = "attempt_time_changed") -> dict:
+    """Events sent one after the other after the fault (an extension of one attempt each, `sent`: its attempt id,
+    when it was sent, the status): which reached the dashboard, how long after they were sent."""
+    frames = proctor["frames"] if proctor else []
+    rows = []
+    for probe in sent:
+        arrival = next(
+            (at for at, k, i in frames if k == kind and i == probe["attempt_id"] and at >= probe["sent"]), None
+        )
+        rows.append(
+            {
+                "sent_after": probe["sent_after"],
+                "status": probe["status"],
+                "latency": None if arrival is None else arrival - probe["sent"],
+            }
+        )
+    arrived = [r for r in rows if r["latency"] is not None]
+    lost = [r["sent_after"] for r in rows if r["latency"] is None]
+    return {
+        "sent": len(rows),
+        "arrived": len(arrived),
+        "lost_sent_after": lost,
+        "first_arrived_sent_after": arrived[0]["sent_after"] if arrived else None,
+        "latency": summary([r["latency"] for r in arrived]),
+        "rows": rows,
     }
 
 

@@ -282,6 +282,11 @@ def _recovery(r: dict) -> list[str]:
                 for a in rr["announcements"]
             ),
             (
+                f"dashboard events: {rr['probes']['sent']} extensions, one every 0.25 s from Redis answering",
+                f"{rr['probes']['arrived']} arrived, {spread(rr['probes']['latency'])} ms after sent; lost: sent at "
+                f"{', '.join(f'{t:.2f}' for t in rr['probes']['lost_sent_after']) or 'none'} s",
+            ),
+            (
                 "the dashboard's copy of the first announcement",
                 f"{ms(proctor.get('announcement_after'))} ms after Redis answered "
                 f"({ms(proctor.get('announcement_after_sent'))} ms after it was sent)",
