@@ -30,12 +30,13 @@ def test_ticking_again_counts_each_socket_once_and_the_silent_ones():
             "1": _socket(ticks=[T - 1, T + 0.4, T + 1.4]),
             "2": _socket(ticks=[T - 1, T + 2.0]),
             "3": _socket(ticks=[T - 1]),  # open, silent since the fault
+            "4": _socket(ticks=[T - 1], closes=[[T + 0.2, 1006]]),  # closed and never back
         }
     }
     figures = fig.ticking_again(result, T)
     assert figures["after"]["count"] == 2 and figures["after"]["max"] == 2.0
     assert abs(figures["after"]["p50"] - 0.4) < 1e-9
-    assert (figures["never"], figures["never_samples"]) == (1, [3])
+    assert (figures["never"], figures["never_open"], figures["never_samples"]) == (2, 1, [3, 4])
 
 
 def test_closes_and_reopens_after_the_fault_only():

@@ -50,6 +50,7 @@ OBSERVE_SECONDS = 45.0
 AFTER_ALL_TICKING_SECONDS = 5.0  # watched on after every socket ticks again: closes that come late count too
 PING_STEP = 0.005  # Redis polled every 5 ms while it comes back: the moment it answers, to that precision
 ACCEPT_STEP = 0.01  # the new daphne's port tried every 10 ms
+OUTAGE_LINE = r"socket ended \(closed \d+ if open\), channel layer Redis unreachable"
 SOCKETS_PER_LOADGEN = 2500  # one asyncio process keeps 2,500 reconnecting sockets (a tick each a second)
 
 
@@ -253,6 +254,8 @@ def _redis_restart(bench: Bench, server: TimedRedis, sockets: int, reconnect: st
             _delivery(got, a, label, back_at) for label, a in (("at once", first), ("3.5 s later", late))
         ],
         "errors": {s.name: fig.error_lines(s.log_path, since) for s in (*webs, worker)},
+        # The consumers the restart ended (base_consumer's outage line; one line a second, see its count).
+        "layer_outage_lines": {w.name: fig.matching_lines(w.log_path, OUTAGE_LINE, stopped_at - 1) for w in webs},
         "cpu": window["cpu"],
     }
 

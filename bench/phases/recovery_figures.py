@@ -35,14 +35,16 @@ def first_after(times: list[float], moment: float) -> float | None:
 
 def ticking_again(result: dict, moment: float) -> dict:
     """Per attempt socket, its first tick after `moment`, as seconds from it: summary, and the sockets never ticking."""
-    delays, never = [], []
+    delays, never, silent = [], [], 0
     for attempt_id, socket in result["sockets"].items():
         tick = first_after(socket["ticks"], moment)
         if tick is None:
             never.append(int(attempt_id))
+            # Open all along and silent: the server neither ticks nor closes it, so the page never reconnects.
+            silent += not any(at > moment - 60 for at, _ in socket["closes"])
         else:
             delays.append(tick - moment)
-    return {"after": summary(delays), "never": len(never), "never_samples": never[:10]}
+    return {"after": summary(delays), "never": len(never), "never_open": silent, "never_samples": never[:10]}
 
 
 def closes(result: dict, since: float) -> dict:
@@ -129,3 +131,10 @@ def error_lines(log_path: Path, since: float) -> dict:
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
     found = [line for at, line in lines_with_times(text) if (at is None or at > since) and ERROR_LINE.search(line)]
     return {"count": len(found), "samples": [line[:240] for line in found[:ERROR_SAMPLES]]}
+
+
+def matching_lines(log_path: Path, pattern: str, since: float) -> int:
+    """How many lines of a server log written after `since` match the regular expression `pattern`."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    regex = re.compile(pattern)
+    return sum(1 for at, line in lines_with_times(text) if at is not None and at > since and regex.search(line))

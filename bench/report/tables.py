@@ -266,8 +266,15 @@ def _recovery(r: dict) -> list[str]:
         rows = [
             ("Redis down (SIGTERM until it answers a PING)", f"{rr['redis_down_seconds'] * 1000:.0f} ms"),
             ("first tick after Redis answers, p50 / p99 / max (ms)", spread(rr["ticking"]["after"])),
-            ("sockets never ticking again", f"{rr['ticking']['never']:,} of {rr['sockets']:,}"),
+            (
+                "sockets never ticking again (of them: open all along, silent)",
+                f"{rr['ticking']['never']:,} of {rr['sockets']:,} ({rr['ticking'].get('never_open', '-')})",
+            ),
             ("sockets closed (codes), reopened", _codes(rr["closes"])),
+            (
+                "daphne's 'socket ended (closed 1011 if open)' lines",
+                ", ".join(f"{n}" for n in rr.get("layer_outage_lines", {}).values()) or "-",
+            ),
             ("failed connect tries", f"{rr['failures']['count']:,} {rr['failures']['kinds'] or ''}"),
             (
                 "proctor dashboard: first frame after Redis answers",
