@@ -66,8 +66,12 @@ class Socket:
         kind = frame.get("type")
         if kind == "tick":
             self.ticks.append(now)
-        else:  # an announcement by its id; the dashboard's attempt events by their attempt
-            self.frames.append((now, kind, frame.get("id") if kind == "announcement" else frame.get("attempt_id")))
+        elif kind == "announcement":  # by its id
+            self.frames.append((now, kind, frame.get("id")))
+        elif kind == "presence":  # by attempt, with what it says: a flood of them is told apart from flapping
+            self.frames.append((now, kind, [frame.get("attempt_id"), frame.get("connected")]))
+        else:  # the dashboard's other attempt events by their attempt
+            self.frames.append((now, kind, frame.get("attempt_id")))
 
     def result(self) -> dict:
         return {"opens": self.opens, "closes": self.closes, "ticks": self.ticks, "frames": self.frames}

@@ -76,12 +76,26 @@ class TimedRedis(PrivateRedis):
 
 
 def recovery(bench: Bench, sockets: int, *, cases: set[str], reconnect: str = "page") -> dict:
-    """The cases asked for (`redis-restart`, `daphne-kill`), each on its own private Redis."""
+    """The cases asked for (`redis-restart`, `daphne-kill`), each on its own private Redis.
+
+    The run's own expiry worker (on the shared Redis) is stopped meanwhile: it shares the database, finds the
+    phase's attempts "connected" with no process of its Redis holding them, and its presence recheck (every 5 s)
+    would turn them offline, our worker back online: a presence frame per attempt every 5 s, and timers
+    restored on the wrong Redis. Started again afterwards for the phases that follow.
+    """
     out = {"sockets": sockets, "reconnect": reconnect}
-    if "redis-restart" in cases:
-        out["redis_restart"] = _with_private_redis(bench, lambda r: _redis_restart(bench, r, sockets, reconnect))
-    if "daphne-kill" in cases:
-        out["daphne_kill"] = _with_private_redis(bench, lambda r: _daphne_kill(bench, r, sockets, reconnect))
+    if bench.worker is not None:
+        bench.monitor.unwatch("worker")
+        bench.stack.stop(bench.worker)
+    try:
+        if "redis-restart" in cases:
+            out["redis_restart"] = _with_private_redis(bench, lambda r: _redis_restart(bench, r, sockets, reconnect))
+        if "daphne-kill" in cases:
+            out["daphne_kill"] = _with_private_redis(bench, lambda r: _daphne_kill(bench, r, sockets, reconnect))
+    finally:
+        if bench.worker is not None:
+            bench.worker = bench.stack.start_worker()
+            bench.monitor.watch("worker", bench.worker.process.pid)
     return out
 
 
