@@ -22,7 +22,7 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects")
+PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects", "recovery")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -33,6 +33,7 @@ RUN_KEYS = {
     "extend": "extend",
     "connects": "connects",
     "throughput": "throughput",
+    "recovery": "recovery",
 }
 
 
@@ -80,6 +81,21 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "--throughput-clients", type=int, default=50, help="closed-loop clients of the throughput phase"
     )
     parser.add_argument("--throughput-seconds", type=float, default=10, help="window of each closed loop there")
+    parser.add_argument(
+        "--recovery-sockets", type=int, default=2000, help="sockets of each recovery case (issue 12: 2000)"
+    )
+    parser.add_argument(
+        "--recovery-cases",
+        default="redis-restart,daphne-kill",
+        help="which recovery cases to run (comma list of redis-restart, daphne-kill)",
+    )
+    parser.add_argument(
+        "--recovery-reconnect",
+        choices=("page", "immediate"),
+        default="page",
+        help="how the recovery phase's sockets reconnect: as the page (0.5-1 s, then doubling, full jitter) or "
+        "at once (up to 50 ms of jitter)",
+    )
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -232,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
                 burst_seconds=args.start_seconds,
             )
             log(f"throughput: {json.dumps(run['throughput'])}")
+        if "recovery" in phases:
+            run["recovery"] = ph.recovery(
+                bench,
+                args.recovery_sockets,
+                cases=set(args.recovery_cases.split(",")),
+                reconnect=args.recovery_reconnect,
+            )
+            log(f"recovery: {json.dumps(run['recovery'])}")
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")

@@ -16,6 +16,8 @@ Modes (the spec's "mode"):
 - connects: open one WebSocket per (attempt, token), `concurrency` at once (closed loop), each
   counted when its first frame arrives, and keep every one open (frames read and dropped) until
   all are, so that the last connects happen beside thousands of open sockets; then close all.
+- recover: sockets (and a proctor dashboard) that reconnect by themselves like the exam page,
+  every open, close and frame recorded with its time (bench/reconnecting.py).
 Every loop is bounded in count and time.
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench import reconnecting
 from bench.httpclient import HttpConnection
 
 CONNECT_TIMEOUT = 30.0
@@ -324,6 +327,8 @@ def main() -> int:
         result = asyncio.run(run_connects(spec))
     elif mode == "closed":
         result = asyncio.run(run_closed(spec))
+    elif mode == "recover":
+        result = reconnecting.run(spec)
     else:
         raise SystemExit(f"unknown mode {mode}")
     result_path.write_text(json.dumps(result))

@@ -24,6 +24,7 @@ class Loadgen:
         self.log = log
         self.connected = threading.Event()
         self.all_closed = threading.Event()  # the server closed every socket (sockets mode)
+        self.all_ticking = threading.Event()  # every socket ticked after the last MARK (recover mode)
         self.connect_line = ""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bench.loadgen", str(self.spec_path), str(self.result_path)],
@@ -47,6 +48,8 @@ class Loadgen:
             line = line.rstrip()
             if line == "ALLCLOSED":
                 self.all_closed.set()
+            if line == "ALLTICKING":
+                self.all_ticking.set()
             if line.startswith("CONNECTED"):
                 self.connect_line = line
                 self.connected.set()
@@ -61,14 +64,23 @@ class Loadgen:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"load generator {self.name}: not connected after {timeout} s")
 
-    def stop(self) -> None:
-        """Tell a sockets-mode generator to close its sockets and write its result."""
+    def send(self, line: str) -> None:
+        """One line to the generator's stdin (gone already: nothing to tell)."""
         if self.process.poll() is None:
             try:
-                self.process.stdin.write("STOP\n")
+                self.process.stdin.write(f"{line}\n")
                 self.process.stdin.flush()
             except (BrokenPipeError, OSError):
                 pass
+
+    def mark(self, moment: float) -> None:
+        """Tell a recover-mode generator to say ALLTICKING once every socket ticked after `moment`."""
+        self.all_ticking.clear()
+        self.send(f"MARK {moment!r}")
+
+    def stop(self) -> None:
+        """Tell a sockets-mode generator to close its sockets and write its result."""
+        self.send("STOP")
 
     def result(self, timeout: float = 300) -> dict:
         try:

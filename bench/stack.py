@@ -149,18 +149,19 @@ class Stack:
         *,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        port: int | None = None,
     ) -> ServerProcess:
         """One daphne process serving `application` (`env`: variables to set on top; `cwd`: another checkout of
-        the product, default this one); returns once /healthz answers."""
-        port = free_port()
+        the product, default this one; `port`: a given one, e.g. a killed process's); returns once /healthz answers."""
+        port = port or free_port()
         argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application]
         server = self._spawn(name, "web", argv, port, env=env, cwd=cwd)
         _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server
 
-    def start_worker(self, name: str = "worker") -> ServerProcess:
-        """One `manage.py expiry_worker`; returns once it is ready."""
-        server = self._spawn(name, "worker", [sys.executable, "manage.py", "expiry_worker"])
+    def start_worker(self, name: str = "worker", *, env: dict[str, str] | None = None) -> ServerProcess:
+        """One `manage.py expiry_worker` (`env`: variables to set on top); returns once it is ready."""
+        server = self._spawn(name, "worker", [sys.executable, "manage.py", "expiry_worker"], env=env)
         _wait(server, lambda: "expiry worker ready" in server.log(), "'expiry worker ready'")
         return server
 

@@ -2,12 +2,13 @@
 
 `harness` holds what they share (daphne processes, seeded attempts, load generators); `sockets` the
 tick phase, `timeouts` the timeout phases, `rest` the REST phases, `extend` the proctors' extensions, `connects`
-the socket connects.
+the socket connects, `recovery` a Redis restart and a daphne SIGKILL under sockets.
 """
 
 from bench.phases.connects import connects
 from bench.phases.extend import extensions
 from bench.phases.harness import Bench
+from bench.phases.recovery import recovery
 from bench.phases.rest import polling, remaining, start_burst
 from bench.phases.sockets import ticks
 from bench.phases.throughput import throughput
@@ -18,6 +19,7 @@ __all__ = [
     "connects",
     "extensions",
     "polling",
+    "recovery",
     "remaining",
     "start_burst",
     "throughput",

@@ -13,7 +13,8 @@ def cpu(result: dict, name: str) -> str:
 
 def loadgen_cpu(result: dict) -> str:
     """CPU of every load generator of the phase, summed."""
-    total = sum(v for k, v in result.get("cpu", {}).items() if k.startswith(("ticks-", "to-", "loadgen", "connects-")))
+    prefixes = ("ticks-", "to-", "loadgen", "connects-", "recover-")
+    total = sum(v for k, v in result.get("cpu", {}).items() if k.startswith(prefixes))
     return f"{total * 100:.0f} %"
 
 

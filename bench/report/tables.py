@@ -252,6 +252,94 @@ def _connects(r: dict) -> list[str]:
     )
 
 
+def _codes(closes: dict) -> str:
+    codes = ", ".join(f"{code}: {n:,}" for code, n in sorted(closes["codes"].items()))
+    return f"{closes['closed']:,} ({codes or 'none'}); {closes['reopened']:,} reopened"
+
+
+def _recovery(r: dict) -> list[str]:
+    lines = []
+    if rr := r.get("redis_restart"):
+        proctor = rr["proctor"] or {}
+        first = proctor.get("first_frame") or {}
+        errors = sum(e["count"] for e in rr["errors"].values())
+        rows = [
+            ("Redis down (SIGTERM until it answers a PING)", f"{rr['redis_down_seconds'] * 1000:.0f} ms"),
+            ("first tick after Redis answers, p50 / p99 / max (ms)", spread(rr["ticking"]["after"])),
+            (
+                "sockets never ticking again (of them: open all along, silent)",
+                f"{rr['ticking']['never']:,} of {rr['sockets']:,} ({rr['ticking'].get('never_open', '-')})",
+            ),
+            ("sockets closed (codes), reopened", _codes(rr["closes"])),
+            (
+                "daphne's 'socket ended (closed 1011 if open)' lines",
+                ", ".join(f"{n}" for n in rr.get("layer_outage_lines", {}).values()) or "-",
+            ),
+            ("failed connect tries", f"{rr['failures']['count']:,} {rr['failures']['kinds'] or ''}"),
+            (
+                "proctor dashboard: first frame after Redis answers",
+                f"{first.get('type', '-')} after {ms(first.get('after'))} ms; closes {proctor.get('closes')}",
+            ),
+            *(
+                (
+                    f"announcement posted {a['label']} ({a['sent_after'] * 1000:.0f} ms after Redis answered)",
+                    f"{a['status']} in {a['response_ms']:.0f} ms; {a['received']:,} of {rr['sockets']:,} sockets, "
+                    f"{spread(a['after_sent'])} ms after it was sent",
+                )
+                for a in rr["announcements"]
+            ),
+            (
+                f"dashboard events: {rr['probes']['sent']} extensions, one every 0.25 s from Redis answering",
+                f"{rr['probes']['arrived']} arrived, {spread(rr['probes']['latency'])} ms after sent; lost: sent at "
+                f"{', '.join(f'{t:.2f}' for t in rr['probes']['lost_sent_after']) or 'none'} s",
+            ),
+            (
+                "the dashboard's copy of the first announcement",
+                f"{ms(proctor.get('announcement_after'))} ms after Redis answered "
+                f"({ms(proctor.get('announcement_after_sent'))} ms after it was sent)",
+            ),
+            ("ERROR / Traceback lines later than 1 s after Redis answered", f"{errors}"),
+        ]
+        lines += section(
+            f"### 8. Redis restarted empty under {rr['sockets']:,} sockets on {rr['webs']} daphne processes "
+            f"(load average {rr['load_average']})",
+            ("measure", "this run"),
+            rows,
+        )
+    if dk := r.get("daphne_kill"):
+        rows = [
+            ("daphne down (SIGKILL until the new one accepts TCP)", f"{dk['down_seconds']:.2f} s"),
+            ("new daphne's /healthz 200, after it accepts", f"{dk['healthz_after_accept'] * 1000:.0f} ms"),
+            ("first tick after the new daphne accepts, p50 / p99 / max (ms)", spread(dk["ticking"]["after"])),
+            ("sockets never ticking again", f"{dk['ticking']['never']:,} of {dk['sockets']:,}"),
+            ("sockets closed (codes), reopened", _codes(dk["closes"])),
+            ("failed connect tries while down", f"{dk['failures_down']['count']:,} {dk['failures_down']['kinds']}"),
+            (
+                "failed connect tries after it accepts",
+                f"{dk['failures_after']['count']:,} {dk['failures_after']['kinds']}",
+            ),
+            ("ERROR / Traceback lines of the new daphne", f"{dk['errors']['count']}"),
+        ]
+        lines += section(
+            f"### 9. daphne SIGKILLed under {dk['sockets']:,} sockets, a new one on its port "
+            f"(load average {dk['load_average']})",
+            ("measure", "this run"),
+            rows,
+        )
+    if lines:
+        how = (
+            "as the page does (0.5-1 s, then doubling waits, full jitter)"
+            if r["reconnect"] == "page"
+            else ("at once (up to 50 ms of jitter)")
+        )
+        lines += [
+            f"The sockets reconnect {how}; they live in separate load-generator processes. Private redis-server "
+            "for timers, channel layer and cache (no persistence: it comes back empty).",
+            "",
+        ]
+    return lines
+
+
 # The phases' sections in order: the key of `run` each one renders.
 SECTIONS = (
     ("ticks", _ticks),
@@ -261,6 +349,7 @@ SECTIONS = (
     ("side_by_side", _side_by_side),
     ("extend", _extend),
     ("connects", _connects),
+    ("recovery", _recovery),
 )
 
 
