@@ -47,6 +47,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--tick-webs", type=_sizes, default=[], help="also run the largest tick size spread over these process counts"
     )
+    parser.add_argument(
+        "--ticks-before",
+        type=Path,
+        default=None,
+        help="another checkout (an earlier commit) whose daphne ticks the same sockets after ours, size by size",
+    )
     parser.add_argument("--timeouts", type=int, default=100, help="attempts per spread-out timeout case")
     parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
     parser.add_argument("--fillers", type=_sizes, default=[10000], help="other live timers for the unconnected case")
@@ -159,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         monitor.watch("worker", bench.worker.process.pid)
         log("expiry worker ready")
         if "ticks" in phases:
-            run["ticks"] = [ph.ticks(bench, n, args.tick_seconds) for n in args.sockets]
+            run["ticks"] = []
+            for n in args.sockets:  # ours, then (if asked) the earlier checkout, back to back at each size
+                run["ticks"].append(ph.ticks(bench, n, args.tick_seconds))
+                if args.ticks_before is not None:
+                    run["ticks"].append(ph.ticks_before(bench, n, args.tick_seconds, args.ticks_before))
             run["ticks"] += [ph.ticks(bench, max(args.sockets), args.tick_seconds, webs=w) for w in args.tick_webs]
         if "timeouts" in phases:
             run["timeouts"] = []
