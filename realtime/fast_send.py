@@ -1,0 +1,101 @@
+"""The ticker's short way into daphne: a tick written to the socket's WebSocket protocol directly.
+
+Through the ASGI `send`, each tick of each socket passed four coroutines (Channels' two `send`s,
+daphne's `Server.handle_reply`, its protocol's `handle_reply`), a message dict, a header check and
+a UTF-8 encode before autobahn's `sendMessage`, which then framed it and formatted the arguments of
+a debug log line that is off. At 10,000 sockets that was most of a pass (bench/README.md, "Ticks").
+Here a tick is encoded and framed once per attempt (a server's frames are not masked, so every
+socket of the attempt gets the same bytes) and each socket gets one transport write.
+
+This reaches daphne's and autobahn's internals, not their APIs: daphne's protocol object through
+the ASGI `send` that daphne gives the application (`functools.partial(server.handle_reply,
+protocol)` in daphne 4's `Server.create_application`), and the autobahn protocol's state, send
+queue and compression. Guarded twice:
+
+- `direct_sender` returns None for anything it does not recognise (another server, Channels' test
+  communicator, a daphne that builds `send` differently): the caller keeps using `send`.
+- Each send writes the frame itself only while autobahn would have written the same bytes straight
+  to the transport (open, nothing queued before it, no compression, no fragmenting, no masking, no
+  frame logging); otherwise it hands the payload to autobahn's public `sendMessage`.
+
+What the skipped hops did for a text frame is done here too: nothing once daphne counts the
+connection as disconnected or autobahn's state is not open. Order with the socket's other frames is
+kept: they go through the same synchronous path to the same transport.
+"""
+
+from __future__ import annotations
+
+import functools
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# RFC 6455 5.2: FIN and opcode 1 (text); then the payload length: 7 bits, or 126 and 16 bits, or 127 and 64 bits.
+_FIN_TEXT = 0x81
+_SHORT_LENGTH_MAX = 125
+_MEDIUM_LENGTH_MAX = 0xFFFF
+
+
+@dataclass(eq=False)
+class EncodedText:
+    """One text frame, encoded once for every socket it goes to."""
+
+    text: str
+    payload: bytes = field(init=False)
+    frame: bytes = field(init=False)  # the whole unmasked WebSocket frame, header and payload
+
+    def __post_init__(self) -> None:
+        self.payload = self.text.encode()
+        self.frame = text_frame(self.payload)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The unmasked, unfragmented WebSocket text frame of `payload` (what autobahn writes for a server)."""
+    length = len(payload)
+    if length <= _SHORT_LENGTH_MAX:
+        header = struct.pack("!BB", _FIN_TEXT, length)
+    elif length <= _MEDIUM_LENGTH_MAX:
+        header = struct.pack("!BBH", _FIN_TEXT, 126, length)
+    else:
+        header = struct.pack("!BBQ", _FIN_TEXT, 127, length)
+    return header + payload
+
+
+def direct_sender(send) -> Callable[[EncodedText], None] | None:
+    """For daphne's ASGI `send`, a function that sends one text frame on that socket; else None."""
+    if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
+        return None
+    server = getattr(send.func, "__self__", None)
+    protocol = send.args[0]
+    connections = getattr(server, "connections", None)
+    if getattr(send.func, "__name__", None) != "handle_reply" or not isinstance(connections, dict):
+        return None
+    needed = ("sendMessage", "state", "STATE_OPEN", "send_queue", "transport", "factory")
+    if protocol not in connections or not all(hasattr(protocol, name) for name in needed):
+        return None
+    open_state = protocol.STATE_OPEN
+
+    def send_text(encoded: EncodedText) -> None:
+        details = connections.get(protocol)
+        if details is None or details.get("disconnected") or protocol.state != open_state:
+            return  # as daphne's handle_reply and autobahn's sendMessage: the socket is gone or going
+        if _writes_as_is(protocol, len(encoded.payload)):
+            protocol.transport.write(encoded.frame)
+        else:
+            protocol.sendMessage(encoded.payload, False)
+
+    return send_text
+
+
+def _writes_as_is(protocol, length: int) -> bool:
+    """True when autobahn's `sendMessage` would write exactly `text_frame(payload)` to the transport at once."""
+    return (
+        not protocol.send_queue
+        and getattr(protocol, "_perMessageCompress", True) is None
+        and not getattr(protocol, "autoFragmentSize", True)
+        and not getattr(protocol, "maskServerFrames", True)
+        and not getattr(protocol, "logFrames", True)
+        and not getattr(protocol, "logOctets", True)
+        and getattr(protocol.factory, "isServer", False)
+        and not (0 < getattr(protocol, "maxMessagePayloadSize", 0) < length)
+    )
