@@ -22,6 +22,8 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
+# The tick server of `--ticks-bare` (started with `python -m`, not by daphne).
+BARE_TICK_SERVER = "-m bench.bare_tick_server"
 PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
@@ -50,8 +52,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--ticks-before",
         type=Path,
-        default=None,
-        help="another checkout (an earlier commit) whose daphne ticks the same sockets after ours, size by size",
+        action="append",
+        default=[],
+        help="another checkout (an earlier commit) whose daphne ticks the same sockets after ours, size by size "
+        "(repeat for several)",
+    )
+    parser.add_argument(
+        "--ticks-bare",
+        action="store_true",
+        help="also tick the same sockets from a server that costs next to nothing (the load generator's own lag)",
     )
     parser.add_argument("--timeouts", type=int, default=100, help="attempts per spread-out timeout case")
     parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
@@ -168,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
             run["ticks"] = []
             for n in args.sockets:  # ours, then (if asked) the earlier checkout, back to back at each size
                 run["ticks"].append(ph.ticks(bench, n, args.tick_seconds))
-                if args.ticks_before is not None:
-                    run["ticks"].append(ph.ticks_before(bench, n, args.tick_seconds, args.ticks_before))
+                for checkout in args.ticks_before:
+                    run["ticks"].append(ph.ticks_before(bench, n, args.tick_seconds, checkout))
+                if args.ticks_bare:
+                    bare = ph.ticks(bench, n, args.tick_seconds, application=BARE_TICK_SERVER, label="generator alone")
+                    run["ticks"].append(bare)
             run["ticks"] += [ph.ticks(bench, max(args.sockets), args.tick_seconds, webs=w) for w in args.tick_webs]
         if "timeouts" in phases:
             run["timeouts"] = []

@@ -26,6 +26,7 @@ kept: they go through the same synchronous path to the same transport.
 from __future__ import annotations
 
 import functools
+import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ from dataclasses import dataclass, field
 _FIN_TEXT = 0x81
 _SHORT_LENGTH_MAX = 125
 _MEDIUM_LENGTH_MAX = 0xFFFF
+
+logger = logging.getLogger(__name__)
+_said: set[bool] = set()  # which way this process's ticks go, logged once each
 
 
 @dataclass(eq=False)
@@ -63,6 +67,18 @@ def text_frame(payload: bytes) -> bytes:
 
 def direct_sender(send) -> Callable[[EncodedText], None] | None:
     """For daphne's ASGI `send`, a function that sends one text frame on that socket; else None."""
+    sender = _direct_sender(send)
+    if (direct := sender is not None) not in _said:
+        _said.add(direct)
+        logger.info(
+            "ticks are written to daphne's WebSocket protocol directly"
+            if direct
+            else "ticks go through the ASGI send (not daphne's, or not as realtime/fast_send.py knows it)"
+        )
+    return sender
+
+
+def _direct_sender(send) -> Callable[[EncodedText], None] | None:
     if not isinstance(send, functools.partial) or len(send.args) != 1 or send.keywords:
         return None
     server = getattr(send.func, "__self__", None)

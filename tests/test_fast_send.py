@@ -50,3 +50,64 @@ def test_any_send_but_daphnes_gets_no_direct_sender():
     assert fast_send.direct_sender(_send) is None
     assert fast_send.direct_sender(functools.partial(_NotAServer().handle_reply, object())) is None
     assert fast_send.direct_sender(functools.partial(_NotAServer().handle_reply)) is None
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+
+class _Protocol:
+    """The attributes of an autobahn server protocol that `fast_send` reads, as daphne configures them."""
+
+    STATE_OPEN = 3
+
+    def __init__(self) -> None:
+        self.state = self.STATE_OPEN
+        self.send_queue = []
+        self._perMessageCompress = None
+        self.autoFragmentSize = 0
+        self.maskServerFrames = False
+        self.logFrames = self.logOctets = False
+        self.maxMessagePayloadSize = 0
+        self.factory = type("Factory", (), {"isServer": True})()
+        self.transport = _Transport()
+        self.messages: list[bytes] = []
+
+    def sendMessage(self, payload: bytes, isBinary: bool) -> None:
+        self.messages.append(payload)
+
+
+class _Daphne:
+    def __init__(self, protocol) -> None:
+        self.connections = {protocol: {}}
+
+    async def handle_reply(self, protocol, message):
+        return None
+
+
+def test_a_clean_open_socket_gets_the_frame_written_and_anything_else_goes_through_autobahn():
+    protocol = _Protocol()
+    daphne = _Daphne(protocol)
+    send = fast_send.direct_sender(functools.partial(daphne.handle_reply, protocol))
+    encoded = fast_send.EncodedText('{"type": "tick"}')
+
+    send(encoded)
+    assert protocol.transport.written == [encoded.frame] and protocol.messages == []
+
+    protocol.send_queue.append((b"queued", False))  # autobahn holds earlier data: it must keep the order
+    send(encoded)
+    protocol._perMessageCompress = object()  # compression would change the bytes
+    protocol.send_queue.clear()
+    send(encoded)
+    assert protocol.messages == [encoded.payload] * 2 and len(protocol.transport.written) == 1
+
+    protocol.state = 4  # closing: nothing, as autobahn
+    send(encoded)
+    protocol.state = protocol.STATE_OPEN
+    daphne.connections[protocol]["disconnected"] = 1.0  # daphne counts it gone: nothing, as daphne
+    send(encoded)
+    assert len(protocol.messages) == 2 and len(protocol.transport.written) == 1
