@@ -17,6 +17,8 @@ queue and compression. Guarded twice:
 - Each send writes the frame itself only while autobahn would have written the same bytes straight
   to the transport (open, nothing queued before it, no compression, no fragmenting, no masking, no
   frame logging); otherwise it hands the payload to autobahn's public `sendMessage`.
+- The write itself goes to the socket at once only while Twisted holds nothing for it (`_socket_writer`),
+  else to Twisted's `write`.
 
 What the skipped hops did for a text frame is done here too: nothing once daphne counts the
 connection as disconnected or autobahn's state is not open. Order with the socket's other frames is
@@ -90,28 +92,91 @@ def _direct_sender(send) -> Callable[[EncodedText], None] | None:
     if protocol not in connections or not all(hasattr(protocol, name) for name in needed):
         return None
     open_state = protocol.STATE_OPEN
+    transport = protocol.transport
+    # Fixed once the socket is open (options copied from the factory on connect, compression agreed in the
+    # handshake): asked once, not per frame.
+    frames_as_is = _frames_as_is(protocol)
+    write = _socket_writer(transport) or transport.write
+    max_payload = getattr(protocol, "maxMessagePayloadSize", 0)
 
     def send_text(encoded: EncodedText) -> None:
         details = connections.get(protocol)
         if details is None or details.get("disconnected") or protocol.state != open_state:
             return  # as daphne's handle_reply and autobahn's sendMessage: the socket is gone or going
-        if _writes_as_is(protocol, len(encoded.payload)):
-            protocol.transport.write(encoded.frame)
+        if frames_as_is and not protocol.send_queue and not (0 < max_payload < len(encoded.payload)):
+            write(encoded.frame)  # what autobahn would write, nothing queued before it
         else:
             protocol.sendMessage(encoded.payload, False)
 
     return send_text
 
 
-def _writes_as_is(protocol, length: int) -> bool:
-    """True when autobahn's `sendMessage` would write exactly `text_frame(payload)` to the transport at once."""
+# What a Twisted TCP transport must have for `_socket_writer` (twisted.internet.abstract.FileDescriptor and
+# tcp.Connection; Twisted 22-26).
+_TRANSPORT_ATTRIBUTES = (
+    "socket",
+    "TLS",
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "dataBuffer",
+    "offset",
+    "_tempDataBuffer",
+    "producerPaused",
+)
+
+
+def _socket_writer(transport) -> Callable[[bytes], None] | None:
+    """A write that sends on the socket at once while Twisted has nothing buffered for it; None if `transport` is
+    not the Twisted TCP transport this knows.
+
+    Twisted's `write` only buffers: it registers the socket with the event loop, which on its next turn finds it
+    writable, sends, and unregisters it: two selector changes, a callback and a handle per frame, about as much
+    as everything else in a tick's send together (bench/README.md, "Ticks"). A tick is small and the socket's
+    send buffer nearly always empty, so the frame goes out in one `send`. Whenever Twisted holds data for the
+    socket (an earlier frame not sent yet), or TLS, a producer or a closing connection is involved, the frame goes
+    to Twisted's `write` instead, so the order of the bytes never changes; so does whatever one `send` left over.
+    A registered producer (daphne's HTTP channel stays one after the upgrade) is paused only by data that Twisted
+    buffers, and resumed once it is written: a frame sent at once with nothing buffered changes neither, so only a
+    paused one sends the frame the buffered way.
+    """
+    if not all(hasattr(transport, name) for name in _TRANSPORT_ATTRIBUTES):
+        return None
+    sock, buffered_write = transport.socket, transport.write
+
+    def write(frame: bytes) -> None:
+        if (
+            transport.TLS
+            or not transport.connected
+            or transport.disconnecting
+            or transport._writeDisconnected
+            or transport._tempDataBuffer
+            or len(transport.dataBuffer) > transport.offset
+            or transport.producerPaused
+        ):
+            buffered_write(frame)
+            return
+        try:
+            sent = sock.send(frame)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            buffered_write(frame)  # Twisted finds the broken connection on its own path and closes it
+            return
+        if sent < len(frame):
+            buffered_write(frame[sent:])
+
+    return write
+
+
+def _frames_as_is(protocol) -> bool:
+    """True when autobahn's `sendMessage` writes a text payload as `text_frame(payload)` (no compression, no
+    fragmenting, no masking, no frame logging, a server's protocol)."""
     return (
-        not protocol.send_queue
-        and getattr(protocol, "_perMessageCompress", True) is None
+        getattr(protocol, "_perMessageCompress", True) is None
         and not getattr(protocol, "autoFragmentSize", True)
         and not getattr(protocol, "maskServerFrames", True)
         and not getattr(protocol, "logFrames", True)
         and not getattr(protocol, "logOctets", True)
         and getattr(protocol.factory, "isServer", False)
-        and not (0 < getattr(protocol, "maxMessagePayloadSize", 0) < length)
     )

@@ -51,9 +51,10 @@ READ_AHEAD_FACTOR = 1.5
 READ_AHEAD_MARGIN_SECONDS = 0.01
 READ_AHEAD_MIN_SECONDS = 0.02
 READ_AHEAD_MAX_SECONDS = 0.3
-# Sends between two turns of the event loop within a pass. Twisted writes a socket only when the
-# loop polls it: without a turn, no tick left before the last of 10,000 was framed, and the load
-# generator (another core) got them all in one burst at the end.
+# Sends between two turns of the event loop within a pass. A frame that Twisted buffers (its socket
+# busy, or no direct path: realtime/fast_send.py) leaves only when the loop polls it: without a turn,
+# none of those left before the last of 10,000 ticks was framed; the turns also keep other sockets'
+# reads from waiting for the whole pass.
 SENDS_PER_TURN = 200
 # A TTL read this close to the cached deadline agrees with it (the read's own imprecision: its round
 # trip); the tick then carries the cached, exact deadline, whose text is kept per attempt. A real

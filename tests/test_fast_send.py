@@ -100,14 +100,66 @@ def test_a_clean_open_socket_gets_the_frame_written_and_anything_else_goes_throu
 
     protocol.send_queue.append((b"queued", False))  # autobahn holds earlier data: it must keep the order
     send(encoded)
-    protocol._perMessageCompress = object()  # compression would change the bytes
     protocol.send_queue.clear()
-    send(encoded)
-    assert protocol.messages == [encoded.payload] * 2 and len(protocol.transport.written) == 1
+    assert protocol.messages == [encoded.payload] and len(protocol.transport.written) == 1
+
+    compressed = _Protocol()
+    compressed._perMessageCompress = object()  # agreed in the handshake: it would change the bytes
+    daphne.connections[compressed] = {}
+    fast_send.direct_sender(functools.partial(daphne.handle_reply, compressed))(encoded)
+    assert compressed.messages == [encoded.payload] and compressed.transport.written == []
 
     protocol.state = 4  # closing: nothing, as autobahn
     send(encoded)
     protocol.state = protocol.STATE_OPEN
     daphne.connections[protocol]["disconnected"] = 1.0  # daphne counts it gone: nothing, as daphne
     send(encoded)
-    assert len(protocol.messages) == 2 and len(protocol.transport.written) == 1
+    assert len(protocol.messages) == 1 and len(protocol.transport.written) == 1
+
+
+class _TwistedLikeTransport:
+    """The attributes of a Twisted TCP transport that `fast_send` reads, over a real socket."""
+
+    def __init__(self, sock) -> None:
+        self.socket = sock
+        self.TLS = False
+        self.connected = True
+        self.disconnecting = False
+        self._writeDisconnected = False
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataBuffer: list[bytes] = []
+        self.producerPaused = False
+        self.buffered: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.buffered.append(data)
+
+
+def test_a_frame_goes_out_on_the_socket_at_once_unless_twisted_holds_data_for_it():
+    import socket
+
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    try:
+        transport = _TwistedLikeTransport(ours)
+        write = fast_send._socket_writer(transport)
+
+        write(b"first")
+        assert peer.recv(100) == b"first" and transport.buffered == []
+
+        transport._tempDataBuffer.append(b"pending")  # Twisted has bytes queued: after them, never before
+        write(b"second")
+        transport._tempDataBuffer.clear()
+        transport.TLS = True
+        write(b"third")
+        transport.TLS, transport.producerPaused = False, True
+        write(b"fourth")
+        assert transport.buffered == [b"second", b"third", b"fourth"]
+    finally:
+        ours.close()
+        peer.close()
+
+
+def test_a_transport_it_does_not_know_keeps_its_own_write():
+    assert fast_send._socket_writer(_Transport()) is None
