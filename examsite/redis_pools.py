@@ -11,8 +11,10 @@ Only `ConnectionError` is retried (Redis refused, or closed the connection befor
 command did not run, or ran on a server that has just lost its data). A timeout is not: the command
 may have run, and a second wait would double the hang of a request.
 
-On request paths (not the channel layer) the retries' verdict is shared by every connection of a
-client for FAIL_FAST_SECONDS: a dead Redis costs one call its retries, and the others fail at once.
+On request paths (not the channel layer), once a call ran out of retries, every connection of the
+client tries once per call until one call gets through (`Outage`): a dead Redis costs one call its
+retries and the others a refused connect each (a 10 s outage cost a page's round of calls ~3.5 s
+before), and the first call after Redis answers again succeeds.
 
 The retries are bounded by time, not only by count: redis-py retries a reconnect inside each retry of
 a command, so a count alone multiplies (8 retries of a command whose connection broke, each with 8
@@ -42,10 +44,6 @@ REQUEST_RETRY_SECONDS = 0.5
 # longer, ~2 s: a restart of ~1 s is ridden over with every socket open. A publish on a layer that
 # stays dead waits that long before it is given up (and logged).
 LAYER_RETRY_SECONDS = 1.75
-# Request paths only: once a call's retries ran out, the calls of the next FAIL_FAST_SECONDS fail at once
-# instead of each waiting its own ~0.5 s (a 10 s outage cost a page's round of calls ~3.5 s each). The
-# first call after that tries again: a process finds Redis answering within this long of it answering.
-FAIL_FAST_SECONDS = 0.5
 _MAX_RETRIES = 100  # never reached: the time bound above ends the retries first
 # A connection idle in the pool this long is PINGed before use (one round trip at most this often per
 # connection): a connection Redis dropped without a word (failover, a NAT) is found before a command is lost.
@@ -57,35 +55,37 @@ def _backoff() -> ExponentialBackoff:
 
 
 class Outage:
-    """What the pools of one client share: since when the retries last ran out, and on what.
+    """What the connections of one client share: whether its last call ran out of retries.
 
     redis-py copies a client's Retry into each connection (`copy.deepcopy`); this state is not
     copied, so every connection of the client knows that Redis is down once one found out.
     """
 
     def __init__(self) -> None:
-        self.error: RedisConnectionError | None = None
-        self.until = 0.0
+        self.down = False
 
-    def check(self) -> None:
-        """Raise at once while a call's retries ran out less than FAIL_FAST_SECONDS ago."""
-        error = self.error
-        if error is not None and time.monotonic() < self.until:
-            raise RedisConnectionError(f"Redis unreachable (retries ran out under {FAIL_FAST_SECONDS} s ago: {error})")
-
-    def begun(self, error: RedisConnectionError) -> None:
-        self.error, self.until = error, time.monotonic() + FAIL_FAST_SECONDS
+    def begun(self) -> None:
+        self.down = True
 
     def ended(self) -> None:
-        if self.error is not None:
-            self.error = None
+        if self.down:
+            self.down = False
+
+
+def _fail(fail, error, kwargs) -> None:
+    if kwargs.get("with_failure_count"):
+        fail(error, 1)
+    else:
+        fail(error)
 
 
 class TimeBoundRetry(redis.retry.Retry):
     """redis-py's Retry that tries no more once `seconds` passed since the first try.
 
-    With an `outage`, a call made within FAIL_FAST_SECONDS of one whose retries ran out fails at
-    once, without trying (the request paths: their callers fall back to what the database says).
+    With an `outage` (the request paths): once a call ran out of retries, each call tries once,
+    without waiting between tries, until one gets through. A refused connection fails in about a
+    millisecond, so a dead Redis costs one call its retries and the others almost nothing, and the
+    first call after Redis answers again succeeds.
     """
 
     def __init__(self, seconds: float, outage: Outage | None = None) -> None:
@@ -97,21 +97,24 @@ class TimeBoundRetry(redis.retry.Retry):
         return type(self)(self.seconds, self.outage)
 
     def call_with_retry(self, do, fail, *args, **kwargs):
-        if self.outage is not None:
-            self.outage.check()
+        if self.outage is not None and self.outage.down:
+            try:
+                result = do()
+            except RedisConnectionError as error:
+                _fail(fail, error, kwargs)
+                raise
+            self.outage.ended()
+            return result
         started = time.monotonic()
 
         def failed(error, *rest):
             fail(error, *rest)
             if time.monotonic() - started >= self.seconds:
                 if self.outage is not None:
-                    self.outage.begun(error)
+                    self.outage.begun()
                 raise error
 
-        result = super().call_with_retry(do, failed, *args, **kwargs)
-        if self.outage is not None:
-            self.outage.ended()
-        return result
+        return super().call_with_retry(do, failed, *args, **kwargs)
 
 
 class AsyncTimeBoundRetry(redis.asyncio.retry.Retry):
@@ -126,21 +129,27 @@ class AsyncTimeBoundRetry(redis.asyncio.retry.Retry):
         return type(self)(self.seconds, self.outage)
 
     async def call_with_retry(self, do, fail, *args, **kwargs):
-        if self.outage is not None:
-            self.outage.check()
+        if self.outage is not None and self.outage.down:
+            try:
+                result = await do()
+            except RedisConnectionError as error:
+                if kwargs.get("with_failure_count"):
+                    await fail(error, 1)
+                else:
+                    await fail(error)
+                raise
+            self.outage.ended()
+            return result
         started = time.monotonic()
 
         async def failed(error, *rest):
             await fail(error, *rest)
             if time.monotonic() - started >= self.seconds:
                 if self.outage is not None:
-                    self.outage.begun(error)
+                    self.outage.begun()
                 raise error
 
-        result = await super().call_with_retry(do, failed, *args, **kwargs)
-        if self.outage is not None:
-            self.outage.ended()
-        return result
+        return await super().call_with_retry(do, failed, *args, **kwargs)
 
 
 def sync_pool_options(*, retry_seconds: float = REQUEST_RETRY_SECONDS) -> dict:

@@ -68,6 +68,7 @@ class Outbox:
         self._wake: asyncio.Event | None = None
         self._sender_waiting = False
         self._generation = 0  # moved by `discard`: a batch being retried from before it is abandoned
+        self._sending: asyncio.Future | None = None  # the send of the batch in flight
 
     # --- the committing side: any thread ------------------------------------------------
 
@@ -125,7 +126,11 @@ class Outbox:
             self._pending.clear()
             self._pending_events = 0
             self._generation += 1
-            return forgotten
+            sending, loop = self._sending, self._loop
+        if sending is not None and loop is not None:
+            # Also the send in flight: a batch of 1,000 messages to a dead layer waits up to ~70 s.
+            loop.call_soon_threadsafe(sending.cancel)
+        return forgotten
 
     def _start_locked(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -164,8 +169,13 @@ class Outbox:
                 await self._wake.wait()
                 continue
             layer, batch, generation = taken
+            self._sending = asyncio.ensure_future(self._send(layer, batch, generation))
             try:
-                await self._send(layer, batch, generation)
+                await self._sending
+            except asyncio.CancelledError:
+                if _cancelled():
+                    raise
+                # `discard` cancelled this batch's send (its layer unreachable for good): the next one.
             except Exception:
                 # A bug, not an outage (a message the layer cannot encode): retrying cannot help.
                 logger.exception("outbox: %d events not published", len(batch))
@@ -198,6 +208,11 @@ class Outbox:
             delay = min(RETRY_MAX_SECONDS, delay * 2)
         if outage_since is not None:
             logger.warning("outbox: channel layer reachable again after %.1f s", time.monotonic() - outage_since)
+
+
+def _cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 _outbox = Outbox()

@@ -36,28 +36,40 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
 
 
 async def send_all(messages: list[tuple[str, dict]], *, layer=None) -> list[BaseException | None]:
-    """Send (group, message) pairs, several in flight at once, in order of starting; each one's failure or None.
+    """Send (group, message) pairs, several groups in flight at once, each group's in order; each one's failure or None.
 
     Every message is tried even when one fails (a mass timeout's thousands of publishes one
-    after the other took seconds of round trips: bench/README.md). `layer`: the channel layer
-    to send through (default: the current one). Past `PUBLISH_TIMEOUT_SECONDS` (plus a share
-    per message) every message not yet sent fails with TimeoutError.
+    after the other took seconds of round trips: bench/README.md). Messages to one group go one
+    after the other, in the given order: sent side by side, two frames of one transaction to the
+    same sockets arrived swapped. `layer`: the channel layer to send through (default: the
+    current one). Past `PUBLISH_TIMEOUT_SECONDS` (plus a share per message) every message not
+    yet sent fails with TimeoutError.
     """
     layer = layer or get_channel_layer()
     gate = asyncio.Semaphore(PUBLISH_CONCURRENCY)
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    sent = [False] * len(messages)
+    by_group: dict[str, list[int]] = {}
+    for index, (group, _) in enumerate(messages):
+        by_group.setdefault(group, []).append(index)
 
-    async def one(group: str, message: dict) -> None:
-        async with gate:
-            await layer.group_send(group, message)
+    async def in_order(indices: list[int]) -> None:
+        for index in indices:
+            group, message = messages[index]
+            try:
+                async with gate:
+                    await layer.group_send(group, message)
+            except Exception as exc:
+                outcomes[index] = exc
+            sent[index] = True
 
-    tasks = [asyncio.ensure_future(one(group, message)) for group, message in messages]
+    tasks = [asyncio.ensure_future(in_order(indices)) for indices in by_group.values()]
     _, late = await asyncio.wait(tasks, timeout=PUBLISH_TIMEOUT_SECONDS + len(messages) / PUBLISH_CONCURRENCY)
     for task in late:
         task.cancel()
-    outcomes: list[BaseException | None] = []
-    for task in tasks:
-        if task in late:
-            outcomes.append(TimeoutError(f"not sent within {PUBLISH_TIMEOUT_SECONDS:.0f} s"))
-        else:
-            outcomes.append(task.exception())
+    if late:
+        await asyncio.wait(late)
+    for index, done in enumerate(sent):
+        if not done:
+            outcomes[index] = TimeoutError(f"not sent within {PUBLISH_TIMEOUT_SECONDS:.0f} s")
     return outcomes

@@ -6,11 +6,14 @@ API calls them. Across real daphne processes: tests/e2e/test_live_control.py.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
 from attempts.models import Attempt
 from attempts.services import control
+from realtime.outbox import outbox
 from tests.helpers import set_deadline_on_a_half_second
 from tests.redis_server import unreachable_redis
 from tests.wsclient import (
@@ -26,6 +29,8 @@ from tests.wsclient import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+OUTBOX_SECONDS = 5.0  # events leave in milliseconds; this bounds a failure
 
 
 def _warning(attempt_id: int, minutes: int, remaining_seconds: int, message: str) -> dict:
@@ -185,6 +190,9 @@ async def test_a_proctors_end_closes_every_socket_1000_with_its_message_and_tell
 @async_test
 async def test_a_reopened_attempt_ticks_again_and_the_dashboard_gets_its_row(attempt, student, proctor):
     await database_sync_to_async(control.attempt_end)(actor=proctor, attempt_id=attempt.pk)
+    # The end's events are out before the dashboard connects (they leave through the outbox just after
+    # the commit): its snapshot then shows the ended row, and the next frame is the reopen's.
+    assert await asyncio.to_thread(outbox().drain, OUTBOX_SECONDS)
     dashboard = await open_socket(proctor_path(attempt.exam_id), proctor)
     assert (await next_frame(dashboard))["type"] == "snapshot"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,26 @@ def test_a_process_that_exits_right_after_its_commit_still_sends_its_events(sett
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True, timeout=60)
 
     assert received_question_ids(channel, 2) == [1, 2]
+
+
+def test_a_discarded_outbox_gives_up_the_send_in_flight_too(settings):
+    """A batch stuck on a layer that will not come back is given up at once, not after its ~10 s bound."""
+    local = Outbox()
+    working = get_channel_layer()
+    channel = listen()
+    # A "Redis" that takes the connection and never answers: the send hangs until its 10 s bound.
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        use_layer(settings, f"redis://127.0.0.1:{silent.getsockname()[1]}/{LAYER_DB}", prefix="outbox-dead")
+        local.put([saved(1)])
+        wait_until(lambda: local._sending is not None, timeout=5, what="the send in flight")
+        local.discard()
+        assert local.drain(timeout=2.0), "the discarded send was still in flight 2 s later"
+    finally:
+        silent.close()
+
+    settings.CHANNEL_LAYERS = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+    channel_layers.backends.clear()
+    channel_layers.backends["default"] = working  # the test's own layer again
+    local.put([saved(2)])
+    assert received_question_ids(channel, 1) == [2]

@@ -80,7 +80,7 @@ def test_an_attempt_whose_time_ran_out_meanwhile_times_out(exam, student, client
     assert submitted["status"] == "timeout"
 
 
-REDIS_BACK_SECONDS = 3.0  # the pool's fail-fast window (0.5 s) and one try, on a loaded machine
+REDIS_BACK_SECONDS = 3.0  # bounds a failure only: the pool answers on its first call once Redis does
 
 
 def _timer_answers() -> bool:
@@ -102,7 +102,7 @@ def test_the_timer_is_rebuilt_when_redis_returns(exam, student, client_for, sett
         while_down = client.get(f"/api/exam/timer/remaining/{attempt_id}/").json()
         left_while_down = seconds_until(attempt.deadline_at)
         server.start(port=port)  # back, empty: a Redis that kept nothing on disk
-        # The pool fails fast for up to FAIL_FAST_SECONDS after the call that found Redis down.
+        # The first call once Redis answers gets through (examsite/redis_pools.py, Outage).
         wait_until(_timer_answers, timeout=REDIS_BACK_SECONDS, what="the timer pool answering again")
         assert timer.remaining(attempt_id) is None
         after = client.get(f"/api/exam/timer/remaining/{attempt_id}/").json()

@@ -145,6 +145,8 @@ def test_the_worker_rebuilds_a_lost_timer_from_the_new_deadline_and_does_not_swe
     wait_for_every_timer([attempt.pk])
 
     assert_timers_follow([attempt.pk])  # running out at the new deadline
+    # The restore writes the key first and its audit row just after (clock.restore_lost).
+    wait_until(lambda: audit_rows([attempt.pk], audit.Kind.TIMER_RESTORED)[attempt.pk], timeout=5, what="the audit row")
     assert [kind for kind, *_ in audit_rows([attempt.pk], audit.Kind.TIMER_RESTORED)[attempt.pk]] == [
         audit.Kind.TIMER_RESTORED
     ]

@@ -95,15 +95,24 @@
     setText(tr.querySelector(".presence"), presenceText(record));
     const offline = P.rows.offlineTotal(record);
     setText(tr.querySelector(".offline"), offline === null ? DASH : P.rows.duration(offline));
+    let focusLost = false;
     ACTIONS.forEach((action) => {
       const button = tr.querySelector(".action-" + action.kind);
       const shown = action.shown(record);
+      if (!shown && !button.hidden && document.activeElement === button) focusLost = true;
       if (button.hidden === shown) button.hidden = !shown;
       if (shown) {
         setText(button, action.text(record));
         if (button.getAttribute("aria-label") !== action.name(record)) button.setAttribute("aria-label", action.name(record));
       }
     });
+    // The focused button went away with the change (the attempt ended while "End now" had the focus,
+    // as after its own confirmation when the event comes after the answer): the keyboard user stays on
+    // the row, on the first button it offers now, instead of falling back to the page.
+    if (focusLost) {
+      const first = tr.querySelector(".row-actions button:not([hidden])");
+      if (first) first.focus();
+    }
   }
 
   function render() {
