@@ -22,6 +22,8 @@ import django
 from bench import machine, stack
 
 BENCH_DIR = Path(__file__).resolve().parent
+# The tick server of `--ticks-bare` (started with `python -m`, not by daphne).
+BARE_TICK_SERVER = "-m bench.bare_tick_server"
 PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects", "recovery")
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
@@ -47,6 +49,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--tick-seconds", type=float, default=15, help="measured window per tick size")
     parser.add_argument(
         "--tick-webs", type=_sizes, default=[], help="also run the largest tick size spread over these process counts"
+    )
+    parser.add_argument(
+        "--ticks-before",
+        type=Path,
+        action="append",
+        default=[],
+        help="another checkout (an earlier commit) whose daphne ticks the same sockets after ours, size by size "
+        "(repeat for several)",
+    )
+    parser.add_argument(
+        "--ticks-bare",
+        action="store_true",
+        help="also tick the same sockets from a server that costs next to nothing (the load generator's own lag)",
     )
     parser.add_argument("--timeouts", type=int, default=100, help="attempts per spread-out timeout case")
     parser.add_argument("--spread", type=float, default=10, help="seconds the deadlines of those cases spread over")
@@ -175,7 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         monitor.watch("worker", bench.worker.process.pid)
         log("expiry worker ready")
         if "ticks" in phases:
-            run["ticks"] = [ph.ticks(bench, n, args.tick_seconds) for n in args.sockets]
+            run["ticks"] = []
+            for n in args.sockets:  # ours, then (if asked) the earlier checkout, back to back at each size
+                run["ticks"].append(ph.ticks(bench, n, args.tick_seconds))
+                for checkout in args.ticks_before:
+                    run["ticks"].append(ph.ticks_before(bench, n, args.tick_seconds, checkout))
+                if args.ticks_bare:
+                    bare = ph.ticks(bench, n, args.tick_seconds, application=BARE_TICK_SERVER, label="generator alone")
+                    run["ticks"].append(bare)
             run["ticks"] += [ph.ticks(bench, max(args.sockets), args.tick_seconds, webs=w) for w in args.tick_webs]
         if "timeouts" in phases:
             run["timeouts"] = []

@@ -155,6 +155,9 @@ class Stack:
         the product, default this one; `port`: a given one, e.g. a killed process's); returns once /healthz answers."""
         port = port or free_port()
         argv = [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), application]
+        if application.startswith("-m "):  # a server of its own, not an ASGI app (bench/bare_tick_server.py)
+            argv = [sys.executable, *application.split(), str(port)]
+            argv += [self.env["REDIS_URL"], self.env["TIMER_KEY_PREFIX"]]
         server = self._spawn(name, "web", argv, port, env=env, cwd=cwd)
         _wait(server, lambda: healthz_ok(server.base_url), "/healthz")
         return server

@@ -16,7 +16,7 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from realtime import frames, layer_groups, protocol
+from realtime import fast_send, frames, layer_groups, protocol
 from realtime.auth import identity_for_token
 from realtime.db import socket_db
 
@@ -39,6 +39,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         self._window_started = 0.0
         self._frames_in_window = 0
         self._background: set[asyncio.Task] = set()
+        self._send_direct = None  # daphne's protocol, for the ticker's frames (`realtime.fast_send`); None: `send`
 
     # --- hooks for subclasses ---------------------------------------------------------
 
@@ -95,6 +96,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         # Accept first, then refuse with a close code: a browser shows the code, while a
         # refused handshake would only say "failed".
         await self.accept()
+        self._send_direct = fast_send.direct_sender(self.base_send)
         self.token = self.scope.get("token")  # validated by realtime.auth.JWTAuthMiddleware, without the database
         if self.token is None:
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
@@ -154,6 +156,17 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         """Send an already encoded frame unless the socket is closing (the ticker's path)."""
         if not self.is_closed:
             await self.send(text_data=text)
+
+    def push_now(self, encoded: fast_send.EncodedText) -> bool:
+        """Send an already encoded frame at once, without a coroutine, unless the socket is closing: the ticker's
+        path under daphne (`realtime.fast_send`). False when this socket has no such path: then the caller awaits
+        `push_text`."""
+        if self.is_closed:
+            return True
+        if self._send_direct is None:
+            return False
+        self._send_direct(encoded)
+        return True
 
     async def end(self, code: int, frame: dict | None = None) -> None:
         """Send `frame` if given, then close with `code`; only the first call does anything."""

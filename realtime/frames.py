@@ -24,6 +24,17 @@ def tick_frame(attempt_id: int, remaining_seconds: int, *, remaining_ms: int, de
     }
 
 
+def tick_text(attempt_id: int, remaining_seconds: int, *, remaining_ms: int, deadline_at: str) -> str:
+    """`json.dumps(tick_frame(...))`, byte for byte, for the ticker's pass: built without a dict or the encoder
+    (0.36 us instead of 3.6 us measured here, 10,000 times a second on a full process). `deadline_at` is
+    `iso_ms(deadline_ms)`, which the ticker keeps per attempt. Only whole numbers and an ISO string go in: nothing
+    to escape."""
+    return (
+        f'{{"type": "tick", "attempt_id": {attempt_id:d}, "status": "running", "remaining_seconds": '
+        f'{remaining_seconds:d}, "remaining_ms": {remaining_ms:d}, "deadline_at": "{deadline_at}"}}'
+    )
+
+
 def iso_ms(unix_ms: int) -> str:
     """ISO 8601 in UTC with milliseconds and `Z`, from Unix milliseconds."""
     moment = datetime.fromtimestamp(unix_ms / 1000, UTC)

@@ -1,9 +1,11 @@
 """One loop per process that sends each socket of this process its `tick`, once a second.
 
-A registry maps attempt id -> the live sockets of that attempt on this process. Every
-whole second the loop reads the TTLs of all registered attempts in ONE pipelined Redis
-round trip (`timer.aremaining_many`), encodes one tick per attempt and sends it straight
-down each socket. Nothing goes through the channel layer, a consumer handler or the
+A registry maps attempt id -> the live sockets of that attempt on this process. Shortly before
+every whole second the loop reads the TTLs of all registered attempts in ONE Redis round trip
+(`timer.aremaining_many`), as of that second; on the second it encodes one tick per attempt and
+sends it straight down each socket (under daphne, to its WebSocket protocol: `realtime.fast_send`),
+giving the event loop a turn every few hundred sockets so that the first ticks leave while the
+last are framed. Nothing goes through the channel layer, a consumer handler or the
 database thread, and no socket runs a Redis loop of its own.
 
 A timer key that is missing is settled once, in the background: past its deadline the
@@ -23,7 +25,7 @@ import logging
 import math
 import time
 import weakref
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from channels.db import database_sync_to_async
@@ -32,6 +34,7 @@ from django.utils import timezone
 from attempts import clock, timer
 from attempts.models import Attempt
 from realtime import frames
+from realtime.fast_send import EncodedText
 from realtime.time_warnings import SocketWarnings
 
 logger = logging.getLogger(__name__)
@@ -41,10 +44,29 @@ logger = logging.getLogger(__name__)
 SETTLE_RETRY_SECONDS = 10.0
 # A pass slower than this leaves little of its second to the sockets' other work: worth a log line.
 SLOW_PASS_SECONDS = 0.5
+# The pass reads the TTLs ahead of its whole second, by the last read's duration times this plus a
+# margin, within these bounds, so that its sends start on the second itself: at 10,000 sockets the
+# read took ~90 ms, and every tick waited for it (bench/README.md, "Ticks").
+READ_AHEAD_FACTOR = 1.5
+READ_AHEAD_MARGIN_SECONDS = 0.01
+READ_AHEAD_MIN_SECONDS = 0.02
+READ_AHEAD_MAX_SECONDS = 0.3
+# Sends between two turns of the event loop within a pass. A frame that Twisted buffers (its socket
+# busy, or no direct path: realtime/fast_send.py) leaves only when the loop polls it: without a turn,
+# none of those left before the last of 10,000 ticks was framed; the turns also keep other sockets'
+# reads from waiting for the whole pass.
+SENDS_PER_TURN = 200
+# A TTL read this close to the cached deadline agrees with it (the read's own imprecision: its round
+# trip); the tick then carries the cached, exact deadline, whose text is kept per attempt. A real
+# difference (an extension not yet heard of here) is a whole second or more.
+DEADLINE_AGREES_MS = 500
 
 
 class TickTarget(Protocol):
     """What the ticker needs of a socket."""
+
+    def push_now(self, encoded: EncodedText) -> bool:
+        """Send an already encoded frame at once; False if this socket can only `push_text`."""
 
     async def push_text(self, text: str) -> None:
         """Send an already encoded frame."""
@@ -61,6 +83,9 @@ class Ticker:
         self._deadlines: dict[int, datetime] = {}
         self._warnings: dict[TickTarget, SocketWarnings] = {}
         self._settled_at: dict[int, float] = {}  # attempt id -> monotonic time its missing timer was settled
+        self._moved_at: dict[int, float] = {}  # attempt id -> monotonic time its deadline last moved (`deadline_moved`)
+        self._deadline_texts: dict[int, tuple[int, str]] = {}  # attempt id -> (deadline ms, its ISO text)
+        self._read_ahead = READ_AHEAD_MIN_SECONDS
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
         self._last_slot = 0
@@ -107,6 +132,9 @@ class Ticker:
         if target not in self._targets.get(attempt_id, ()):
             return  # not registered (yet, or any more): its next register() reads the new deadline
         self._deadlines[attempt_id] = deadline_at
+        # A pass that read the TTLs before this moment ticks the attempt from this deadline: a tick after the
+        # socket's `time_changed` must count from the new time, and the read may predate the move.
+        self._moved_at[attempt_id] = time.monotonic()
         warnings = self._warnings.get(target)
         if warnings is not None:
             warnings.rearm(clock.seconds_to(deadline_at))
@@ -122,6 +150,8 @@ class Ticker:
             del self._targets[attempt_id]
             self._deadlines.pop(attempt_id, None)
             self._settled_at.pop(attempt_id, None)
+            self._moved_at.pop(attempt_id, None)
+            self._deadline_texts.pop(attempt_id, None)
 
     async def tick_now(self, target: TickTarget, *, attempt_id: int) -> None:
         """Send one socket its tick at once (the client's `sync`)."""
@@ -131,18 +161,18 @@ class Ticker:
     async def _run(self) -> None:
         try:
             while True:
-                await self._sleep_to_next_second()
+                slot = self._next_slot()
+                await _sleep_until(slot - self._read_ahead)  # the read goes first, ahead of the second
                 if not self._targets:
                     return  # restarted by the next register(); nothing to do until then
                 started = time.monotonic()
                 try:
                     await self._tick(
-                        {attempt_id: set(targets) for attempt_id, targets in self._targets.items()},
-                        as_of=self._last_slot,
+                        {attempt_id: set(targets) for attempt_id, targets in self._targets.items()}, as_of=slot
                     )
                     self.passes += 1
                     took = time.monotonic() - started
-                    if took > SLOW_PASS_SECONDS:
+                    if took > SLOW_PASS_SECONDS + self._read_ahead:
                         logger.warning("ticker pass took %.2f s for %d sockets", took, self.socket_count)
                 except Exception:
                     logger.exception("ticker pass failed; trying again next second")
@@ -150,28 +180,40 @@ class Ticker:
             if self._task is asyncio.current_task():
                 self._task = None
 
-    async def _sleep_to_next_second(self) -> None:
+    def _next_slot(self) -> int:
         # Absolute whole-second slots: a pass that takes long delays nothing after it, and a
         # pass that overruns a slot skips it instead of bursting to catch up.
-        slot = max(math.floor(time.time()) + 1, self._last_slot + 1)
-        while (delay := slot - time.time()) > 0:
-            await asyncio.sleep(delay)
-        self._last_slot = slot
+        self._last_slot = max(math.floor(time.time()) + 1, self._last_slot + 1)
+        return self._last_slot
 
-    async def _tick(self, targets: dict[int, set[TickTarget]], *, as_of: float | None = None) -> None:
+    async def _tick(self, targets: dict[int, set[TickTarget]], *, as_of: int | None = None) -> None:
+        """One tick to each of `targets`: the second `as_of` (read ahead of it, sent on it), or now."""
+        read_started = time.monotonic()
         remaining = await self._remaining(list(targets), as_of=as_of)
+        if as_of is not None:
+            took = time.monotonic() - read_started
+            ahead = took * READ_AHEAD_FACTOR + READ_AHEAD_MARGIN_SECONDS
+            self._read_ahead = min(READ_AHEAD_MAX_SECONDS, max(READ_AHEAD_MIN_SECONDS, ahead))
+            await _sleep_until(as_of)
         self._settle_soon([attempt_id for attempt_id, left in remaining.items() if left is None])
+        sent = 0
         for attempt_id, left in remaining.items():
             if left is None:
                 continue
-            frame = frames.tick_frame(
-                attempt_id, left.seconds, remaining_ms=left.milliseconds, deadline_ms=left.deadline_ms
-            )
-            text = json.dumps(frame)  # encoded once per attempt
+            if self._moved_at.get(attempt_id, -math.inf) >= read_started:
+                # Moved since the read (its `time_changed` may have gone out already): from the new deadline.
+                left = self._left_to_deadline(attempt_id, as_of)
+                if left is None:
+                    continue
+            if left.seconds <= 0:
+                continue  # ran out between a read ahead and its second: the `timeout` frame follows
+            text = self._tick_text(attempt_id, left)
+            encoded = EncodedText(text)  # encoded and framed once per attempt
             warning_texts: dict[int, str] = {}  # minutes -> the encoded warning, once per attempt too
             for target in targets[attempt_id]:
                 try:
-                    await target.push_text(text)
+                    if not target.push_now(encoded):
+                        await target.push_text(text)
                     warnings = self._warnings.get(target)
                     if warnings is not None and (minutes := warnings.crossed(left.seconds)) is not None:
                         if minutes not in warning_texts:
@@ -182,8 +224,21 @@ class Ticker:
                         await target.push_text(warning_texts[minutes])
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
+                sent += 1
+                if sent % SENDS_PER_TURN == 0:
+                    await asyncio.sleep(0)  # let the loop write the ticks framed so far
 
-    async def _remaining(self, attempt_ids: list[int], *, as_of: float | None) -> dict[int, timer.TimeLeft | None]:
+    def _tick_text(self, attempt_id: int, left: timer.TimeLeft) -> str:
+        cached = self._deadline_texts.get(attempt_id)
+        if cached is None or abs(cached[0] - left.deadline_ms) > DEADLINE_AGREES_MS:
+            deadline_at = self._deadlines.get(attempt_id)
+            deadline_ms = left.deadline_ms
+            if deadline_at is not None and abs(frames.unix_ms(deadline_at) - deadline_ms) <= DEADLINE_AGREES_MS:
+                deadline_ms = frames.unix_ms(deadline_at)  # the permanent record, to the millisecond
+            cached = self._deadline_texts[attempt_id] = (deadline_ms, frames.iso_ms(deadline_ms))
+        return frames.tick_text(attempt_id, left.seconds, remaining_ms=left.milliseconds, deadline_at=cached[1])
+
+    async def _remaining(self, attempt_ids: list[int], *, as_of: int | None) -> dict[int, timer.TimeLeft | None]:
         """Time left per attempt from Redis, or from the cached deadlines while Redis is down."""
         try:
             # As of the whole second this pass belongs to: a pass that a busy loop started late
@@ -193,8 +248,7 @@ class Ticker:
             if not self._redis_down:
                 logger.warning("timer Redis unreachable (%s); ticking from deadline_at until it answers", exc)
                 self._redis_down = True
-            now = timezone.now()
-            return {attempt_id: self._left_to_deadline(attempt_id, now) for attempt_id in attempt_ids}
+            return {attempt_id: self._left_to_deadline(attempt_id, as_of) for attempt_id in attempt_ids}
         self.redis_round_trips += 1
         if self._redis_down:
             logger.info("timer Redis answers again")
@@ -204,12 +258,16 @@ class Ticker:
                 self._settled_at.pop(attempt_id, None)  # present again: a later loss is settled at once
         return remaining
 
-    def _left_to_deadline(self, attempt_id: int, now: datetime) -> timer.TimeLeft | None:
-        """Time left from the cached deadline; None once it passed (settled like a missing timer)."""
+    def _left_to_deadline(self, attempt_id: int, as_of: int | None) -> timer.TimeLeft | None:
+        """Time left from the cached deadline, as of the second `as_of` (or now); None once it passed (settled
+        like a missing timer)."""
         deadline_at = self._deadlines.get(attempt_id)
-        if deadline_at is None or not (seconds := clock.seconds_to(deadline_at, now=now)):
+        now = timezone.now()
+        moment = now if as_of is None else datetime.fromtimestamp(as_of, UTC)
+        if deadline_at is None or not (seconds := clock.seconds_to(deadline_at, now=moment)):
             return None
-        return timer.TimeLeft(seconds, clock.ms_until(deadline_at, now=now), math.floor(deadline_at.timestamp() * 1000))
+        ms = max(0, clock.ms_until(deadline_at, now=max(now, moment)))
+        return timer.TimeLeft(seconds, ms, frames.unix_ms(deadline_at))
 
     def _settle_soon(self, attempt_ids: list[int]) -> None:
         now, clock = timezone.now(), time.monotonic()
@@ -268,6 +326,12 @@ class Ticker:
                 continue  # not decided: its deadline moved (the settle restores its timer), or a request holds it
             for target in list(self._targets.get(attempt_id, ())):
                 await target.attempt_over(end)
+
+
+async def _sleep_until(moment: float) -> None:
+    """Sleep until the wall clock reads `moment` (Unix seconds); at once if it is past."""
+    while (delay := moment - time.time()) > 0:
+        await asyncio.sleep(delay)
 
 
 # One ticker per event loop. A server process has one loop; tests start a loop per test.

@@ -51,3 +51,30 @@ def test_over_4_kib_closes_1009_and_a_flood_closes_1008_under_daphne(web, exam, 
     assert flood_code == 1008
     assert len(pongs) == 20
     assert "Traceback" not in web.log()
+
+
+def test_ticks_under_daphne_go_straight_to_its_protocol_and_arrive_as_json_text(web, exam, student):
+    # realtime/fast_send.py: under daphne the ticker frames each tick itself and writes it to the socket; the
+    # client must see the very frames the ASGI path sends, second after second.
+    attempt = services.attempt_start(user=student, exam_id=exam.pk).attempt
+    token = access_token_for(student)
+
+    async def scenario():
+        socket = await open_socket(web, attempt_path(attempt.pk), token=token)
+        ticks = [(await socket.next()).frame for _ in range(4)]
+        await socket.connection.send('{"type": "ping"}')  # a consumer's own frame, between two ticks
+        while (received := await socket.next()).frame["type"] != "pong":
+            ticks.append(received.frame)
+        await socket.connection.close()
+        return ticks
+
+    ticks = asyncio.run(scenario())
+    assert [tick["type"] for tick in ticks] == ["tick"] * len(ticks)
+    assert all(
+        set(tick) == {"type", "attempt_id", "status", "remaining_seconds", "remaining_ms", "deadline_at"}
+        for tick in ticks
+    )
+    seconds = [tick["remaining_seconds"] for tick in ticks]
+    assert seconds == sorted(seconds, reverse=True) and seconds[0] - seconds[-1] >= 2
+    assert "ticks are written to daphne's WebSocket protocol directly" in web.log()
+    assert "Traceback" not in web.log()

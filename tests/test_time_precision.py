@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from channels.db import database_sync_to_async
 
+from attempts import timer
 from tests.helpers import remaining, set_deadline
 from tests.wsclient import async_test, attempt_path, frame_of_type, next_frame, open_socket
 
@@ -45,6 +47,31 @@ async def test_every_tick_carries_the_exact_deadline_and_the_milliseconds_left(a
         assert implied >= deadline - READ_TOLERANCE_MS / 1000  # never earlier than the truth by more than the trip
         assert implied <= deadline + READ_TOLERANCE_MS / 1000
         assert frame["remaining_seconds"] * 1000 >= frame["remaining_ms"]  # the display rounds up
+    await comm.disconnect()
+
+
+def _on_a_whole_second(attempt, seconds_ahead: int) -> int:
+    """Deadline and timer both exactly on a whole second (PXAT, as the bench writes them), as a page would get
+    from an exam whose end is set to the second."""
+    deadline = int(time.time()) + seconds_ahead
+    attempt.deadline_at = datetime.fromtimestamp(deadline, UTC)
+    attempt.save(update_fields=["deadline_at"])
+    timer.client().set(timer.key_for(attempt.pk), seconds_ahead, pxat=deadline * 1000)
+    return deadline
+
+
+@async_test
+async def test_a_tick_never_shows_a_second_that_is_not_left(attempt, student):
+    # Each tick stands for a whole second and says what is left then: on a whole-second deadline exactly
+    # deadline - that second. A TTL read a few ms before the clock was taken once made it one second more.
+    deadline = await database_sync_to_async(_on_a_whole_second)(attempt, 30)
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)  # the connect's own tick
+    for _ in range(3):
+        frame = await frame_of_type(comm, "tick", timeout=2.0)
+        seen_at = time.time()
+        assert frame["remaining_seconds"] <= math.ceil(deadline - seen_at), (frame, deadline - seen_at)
+        assert frame["remaining_seconds"] * 1000 >= frame["remaining_ms"]
     await comm.disconnect()
 
 

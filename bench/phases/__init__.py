@@ -10,7 +10,7 @@ from bench.phases.extend import extensions
 from bench.phases.harness import Bench
 from bench.phases.recovery import recovery
 from bench.phases.rest import polling, remaining, start_burst
-from bench.phases.sockets import ticks
+from bench.phases.sockets import ticks, ticks_before
 from bench.phases.throughput import throughput
 from bench.phases.timeouts import timeouts
 
@@ -24,5 +24,6 @@ __all__ = [
     "start_burst",
     "throughput",
     "ticks",
+    "ticks_before",
     "timeouts",
 ]

@@ -69,7 +69,7 @@ def connects(bench: Bench, sockets: int, *, concurrency: int = 100, before: Path
     designs = {}
     runs = [(label, application, None) for label, application in APPLICATIONS.items()]
     if before is not None:
-        runs.append((f"before ({_revision(before)})", None, before))
+        runs.append((f"before ({revision_of(before)})", None, before))
     try:
         for label, application, cwd in runs:
             bench.log(f"connects[{label}]: {sockets} sockets, {concurrency} connecting at once")
@@ -93,7 +93,7 @@ def connects(bench: Bench, sockets: int, *, concurrency: int = 100, before: Path
     return {"sockets": sockets, "concurrency": concurrency, "designs": designs}
 
 
-def _revision(checkout: Path) -> str:
+def revision_of(checkout: Path) -> str:
     """The short commit of a checkout, for the table."""
     try:
         return subprocess.run(

@@ -45,10 +45,14 @@ class Bench:
         time.sleep(1.0)
         return web
 
-    def fresh_webs(self, prefix: str, count: int, application: str | None = None) -> list[ServerProcess]:
+    def fresh_webs(
+        self, prefix: str, count: int, application: str | None = None, *, cwd: Path | None = None
+    ) -> list[ServerProcess]:
         """`count` fresh processes `prefix-1`, `prefix-2`, ..., watched as daphne, daphne-2, ..."""
         return [
-            self.fresh_web(f"{prefix}-{n + 1}", application, watch_as="daphne" if n == 0 else f"daphne-{n + 1}")
+            self.fresh_web(
+                f"{prefix}-{n + 1}", application, watch_as="daphne" if n == 0 else f"daphne-{n + 1}", cwd=cwd
+            )
             for n in range(count)
         ]
 

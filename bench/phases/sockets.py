@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import random
 import time
+from pathlib import Path
 
 from attempts.models import Attempt
+from bench.phases.connects import revision_of
 from bench.phases.harness import Bench, daphne_total, tokens_for
 from bench.stats import summary
 
@@ -21,10 +23,13 @@ def ticks(
     application: str | None = None,
     label="ours",
     webs: int = 1,
+    cwd: Path | None = None,
 ):
-    """`sockets` sockets on `webs` fresh daphne processes for `seconds`: lateness, CPU, RSS per socket, Redis."""
+    """`sockets` sockets on `webs` fresh daphne processes for `seconds`: lateness, CPU, RSS per socket, Redis.
+
+    `cwd`: another checkout of the product whose daphne serves them (`ticks_before`)."""
     bench.log(f"ticks[{label}]: {sockets} sockets on {webs} daphne process(es), {seconds:.0f} s")
-    servers = bench.fresh_webs(f"web-ticks-{label}-{sockets}", webs, application)
+    servers = bench.fresh_webs(f"web-ticks-{label.split()[0]}-{sockets}", webs, application, cwd=cwd)
     exam_id, attempt_ids, user_ids = bench.seeded(f"ticks {label} {sockets}", sockets)
     deadline = Attempt.objects.get(pk=attempt_ids[0]).deadline_at.timestamp()
     rows = list(zip(attempt_ids, tokens_for(user_ids), [deadline] * sockets, strict=True))
@@ -72,3 +77,8 @@ def ticks(
         "redis_commands_per_second": (window["redis_commands_per_second"] or 0) - baseline_redis,
         "lateness_samples": random.sample(late, min(len(late), 20000)),
     }
+
+
+def ticks_before(bench: Bench, sockets: int, seconds: float, checkout: Path) -> dict:
+    """The same measure on another checkout's daphne (an earlier commit), labelled with its revision."""
+    return ticks(bench, sockets, seconds, label=f"before ({revision_of(checkout)})", cwd=checkout)

@@ -24,9 +24,8 @@ def plots(run: dict, out_dir: Path) -> None:
         for r in run["ticks"]:
             samples = sorted(x * 1000 for x in r["lateness_samples"])
             if samples:
-                ax.plot(
-                    samples, [i / len(samples) * 100 for i in range(len(samples))], label=f"{r['sockets']:,} sockets"
-                )
+                label = f"{r['sockets']:,} sockets, {r.get('label', 'ours')}"
+                ax.plot(samples, [i / len(samples) * 100 for i in range(len(samples))], label=label)
         ax.axvline(250, color="red", linestyle="--", linewidth=1, label="target p99 250 ms")
         ax.set_xlabel("tick lateness (ms)")
         ax.set_ylabel("percentile")

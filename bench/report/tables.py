@@ -9,6 +9,7 @@ from bench.stats import ms, per_student_minute
 
 def _ticks(results: list[dict]) -> list[str]:
     header = (
+        "code",
         "sockets",
         "daphne processes",
         "tick lateness p50 / p99 / max (ms)",
@@ -23,6 +24,7 @@ def _ticks(results: list[dict]) -> list[str]:
     )
     rows = [
         (
+            r.get("label", "ours"),
             f"{r['sockets']:,}",
             r.get("webs", 1),
             spread(r["lateness"]),

@@ -9,7 +9,7 @@ from bench.stats import ms
 def targets(run: dict) -> list[str]:
     """The targets against this run's numbers."""
     rows = []
-    one_process = [r for r in run.get("ticks", []) if r.get("webs", 1) == 1]
+    one_process = [r for r in run.get("ticks", []) if r.get("webs", 1) == 1 and r.get("label", "ours") == "ours"]
     if one_process:
         largest = max(one_process, key=lambda r: r["sockets"])
         p99 = largest["lateness"]["p99"]
