@@ -33,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
+import redis
 from channels.layers import get_channel_layer
 
 from attempts import events
@@ -49,6 +50,16 @@ MAX_PENDING_EVENTS = 50_000
 # within a second or two), then no more than every 2 s (each try already waits the pool's retries).
 RETRY_FIRST_SECONDS = 0.05
 RETRY_MAX_SECONDS = 2.0
+# What the layer raises while its Redis cannot take a message for now: unreachable, or answering but
+# refusing writes (a replica not promoted yet after a failover, maxmemory, a failed snapshot).
+RETRIED_ERRORS = (
+    *LAYER_ERRORS,
+    TimeoutError,
+    OSError,
+    redis.ReadOnlyError,
+    redis.OutOfMemoryError,
+    redis.BusyLoadingError,
+)
 # How long a stopping process waits for its outbox to empty before it gives up (and says so).
 DRAIN_AT_EXIT_SECONDS = 5.0
 
@@ -193,7 +204,7 @@ class Outbox:
             outcomes = await publisher.send_all(messages, layer=layer)
             failed = [(message, outcome) for message, outcome in zip(messages, outcomes, strict=True) if outcome]
             for _, outcome in failed:
-                if not isinstance(outcome, (*LAYER_ERRORS, TimeoutError, OSError)):
+                if not isinstance(outcome, RETRIED_ERRORS):
                     raise outcome
             if not failed:
                 break

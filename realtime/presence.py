@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 import uuid
@@ -56,6 +57,7 @@ class LocalPresence:
         self._settling: asyncio.Task | None = None
         self._keep_alive: KeepAlive | None = None
         self.beats = 0  # heartbeats that reached Redis (tests read it)
+        self.last_beat_ok = -math.inf  # time.monotonic() of the last heartbeat that reached Redis
 
     def opened(self, attempt_id: int, socket: object) -> None:
         sockets = self._sockets.setdefault(attempt_id, set())
@@ -141,6 +143,7 @@ class LocalPresence:
                 logger.exception("presence heartbeat failed")
             return
         self.beats += 1
+        self.last_beat_ok = time.monotonic()
         try:
             # A dead peer's attempts are offline from its last beat: found here as well as by the
             # expiry worker, so that presence does not depend on a worker running.
@@ -198,6 +201,11 @@ class LocalPresence:
         self._unsettled_arrived.set()
 
 
+# How long after the loop's last heartbeat this thread keeps the process alive: far beyond a busy
+# second or a long collection, short enough that a hung loop's sockets count as gone.
+KEEP_ALIVE_FOR_SECONDS = 30.0
+
+
 class KeepAlive(threading.Thread):
     """Refreshes the process's beat while its loop is busy; ends with the loop, or when there is nothing to do."""
 
@@ -214,6 +222,8 @@ class KeepAlive(threading.Thread):
             local, loop = self._local(), self._loop()
             if local is None or loop is None or loop.is_closed() or local._idle():
                 return  # the loop's next news starts another one
+            if time.monotonic() - local.last_beat_ok > KEEP_ALIVE_FOR_SECONDS:
+                continue  # a loop hung (or failing) this long is taken for dead: its students go offline
             process_id = local.process_id
             del local, loop  # hold neither while sleeping
             try:

@@ -38,10 +38,11 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
 async def send_all(messages: list[tuple[str, dict]], *, layer=None) -> list[BaseException | None]:
     """Send (group, message) pairs, several groups in flight at once, each group's in order; each one's failure or None.
 
-    Every message is tried even when one fails (a mass timeout's thousands of publishes one
-    after the other took seconds of round trips: bench/README.md). Messages to one group go one
-    after the other, in the given order: sent side by side, two frames of one transaction to the
-    same sockets arrived swapped. `layer`: the channel layer to send through (default: the
+    Every group's messages are tried even when another group's fail (a mass timeout's thousands of
+    publishes one after the other took seconds of round trips: bench/README.md). Messages to one
+    group go one after the other, in the given order, and stop at the group's first failure (the
+    rest fail with it): sent side by side, two frames of one transaction to the same sockets
+    arrived swapped. `layer`: the channel layer to send through (default: the
     current one). Past `PUBLISH_TIMEOUT_SECONDS` (plus a share per message) every message not
     yet sent fails with TimeoutError.
     """
@@ -54,17 +55,29 @@ async def send_all(messages: list[tuple[str, dict]], *, layer=None) -> list[Base
         by_group.setdefault(group, []).append(index)
 
     async def in_order(indices: list[int]) -> None:
-        for index in indices:
+        for position, index in enumerate(indices):
             group, message = messages[index]
             try:
                 async with gate:
                     await layer.group_send(group, message)
             except Exception as exc:
-                outcomes[index] = exc
+                # The group's later messages are not tried: sent now and this one on a retry, they
+                # would reach its sockets before it.
+                for later in indices[position:]:
+                    outcomes[later] = exc
+                    sent[later] = True
+                return
             sent[index] = True
 
     tasks = [asyncio.ensure_future(in_order(indices)) for indices in by_group.values()]
-    _, late = await asyncio.wait(tasks, timeout=PUBLISH_TIMEOUT_SECONDS + len(messages) / PUBLISH_CONCURRENCY)
+    try:
+        _, late = await asyncio.wait(tasks, timeout=PUBLISH_TIMEOUT_SECONDS + len(messages) / PUBLISH_CONCURRENCY)
+    except asyncio.CancelledError:
+        # Given up (the outbox discarded this batch): its sends stop too, not only the wait for them.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
     for task in late:
         task.cancel()
     if late:

@@ -196,7 +196,7 @@ class Ticker:
             self._read_ahead = min(READ_AHEAD_MAX_SECONDS, max(READ_AHEAD_MIN_SECONDS, ahead))
             await _sleep_until(as_of)
         self._settle_soon([attempt_id for attempt_id, left in remaining.items() if left is None])
-        sent = 0
+        sent, next_turn = 0, SENDS_PER_TURN
         for attempt_id, left in remaining.items():
             if left is None:
                 continue
@@ -225,8 +225,11 @@ class Ticker:
                 except Exception:  # one broken socket must not cost the others their tick
                     logger.debug("tick to a socket of attempt %s failed", attempt_id, exc_info=True)
                 sent += 1
-                if sent % SENDS_PER_TURN == 0:
-                    await asyncio.sleep(0)  # let the loop write the ticks framed so far
+            # Let the loop write the ticks framed so far, between attempts only: a `time_changed` let in
+            # between two sockets of one attempt would be followed, on the rest, by a tick of the old time.
+            if sent >= next_turn:
+                next_turn = sent + SENDS_PER_TURN
+                await asyncio.sleep(0)
 
     def _tick_text(self, attempt_id: int, left: timer.TimeLeft) -> str:
         cached = self._deadline_texts.get(attempt_id)

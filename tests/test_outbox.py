@@ -174,3 +174,27 @@ def test_a_discarded_outbox_gives_up_the_send_in_flight_too(settings):
     channel_layers.backends["default"] = working  # the test's own layer again
     local.put([saved(2)])
     assert received_question_ids(channel, 1) == [2]
+
+
+class _RefusingLayer:
+    """A channel layer that refuses one message (its Redis gone for that one call) and takes the rest."""
+
+    def __init__(self, refused: str) -> None:
+        self.refused = refused
+        self.sent: list[tuple[str, str]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        if message["name"] == self.refused:
+            raise ConnectionError("refused")
+        self.sent.append((group, message["name"]))
+
+
+def test_a_groups_messages_stop_at_its_first_failure_so_a_retry_keeps_their_order():
+    from realtime.publisher import send_all
+
+    layer = _RefusingLayer(refused="a2")
+    messages = [("a", {"name": "a1"}), ("a", {"name": "a2"}), ("b", {"name": "b1"}), ("a", {"name": "a3"})]
+    outcomes = asyncio.run(send_all(messages, layer=layer))
+
+    assert layer.sent == [("a", "a1"), ("b", "b1")] or layer.sent == [("b", "b1"), ("a", "a1")]
+    assert [outcome is None for outcome in outcomes] == [True, False, True, False]  # a3 waits for a2's retry
