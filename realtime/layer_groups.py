@@ -27,6 +27,7 @@ import redis
 from channels_redis.core import RedisChannelLayer
 
 from examsite.gates import LoopGate
+from realtime.cancelling import cancel_requested
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class LayerGroups:
 
     async def _watch(self) -> None:
         try:
-            while self._groups and not _cancelled():
+            while self._groups and not cancel_requested():
                 await asyncio.sleep(CHECK_SECONDS)
                 await self.check()
         finally:
@@ -225,14 +226,6 @@ class LayerGroups:
             await member.on_rejoined()
         except Exception as exc:
             logger.warning("a socket's catch-up after its groups were joined again failed: %s", exc)
-
-
-def _cancelled() -> bool:
-    """True once the loop asked this task to stop, even if a Redis command cancelled mid-flight
-    surfaced as a connection error that the check caught (a watch once outlived its loop's
-    cancel by 120 s, on a machine at load 12)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 # One per event loop: a server process has one loop; tests start a loop per test.

@@ -38,6 +38,7 @@ from channels.layers import get_channel_layer
 
 from attempts import events
 from realtime import publisher
+from realtime.cancelling import cancel_requested
 from realtime.layer_groups import LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -184,7 +185,7 @@ class Outbox:
             try:
                 await self._sending
             except asyncio.CancelledError:
-                if _cancelled():
+                if cancel_requested():
                     raise
                 # `discard` cancelled this batch's send (its layer unreachable for good): the next one.
             except Exception:
@@ -219,11 +220,6 @@ class Outbox:
             delay = min(RETRY_MAX_SECONDS, delay * 2)
         if outage_since is not None:
             logger.warning("outbox: channel layer reachable again after %.1f s", time.monotonic() - outage_since)
-
-
-def _cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 _outbox = Outbox()

@@ -30,6 +30,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections
 
 from attempts import presence
 from attempts.services.presence import Settled, settle
+from realtime.cancelling import cancel_requested
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class LocalPresence:
             timer.cancel()
             self._news_arrived.clear()
             await self._beat()
-            if self._idle() or _cancelled():
+            if self._idle() or cancel_requested():
                 return  # restarted by the next socket; the worker reaps this process's entry meanwhile
 
     async def _beat(self) -> None:
@@ -162,7 +163,7 @@ class LocalPresence:
         while True:
             await self._unsettled_arrived.wait()
             self._unsettled_arrived.clear()
-            if _cancelled():
+            if cancel_requested():
                 return
             if not self._unsettled:
                 if self._idle():
@@ -230,13 +231,6 @@ class KeepAlive(threading.Thread):
                 self.refreshed += presence.keep_alive(process_id)
             except presence.PresenceUnavailable:
                 pass  # the loop's own beat says so, once
-
-
-def _cancelled() -> bool:
-    """True once the loop asked this task to stop, even if a library it awaited swallowed the
-    CancelledError (a Redis command cancelled mid-flight can surface as a timeout)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 # The settling's own thread and database connection, not the sockets' database threads
