@@ -115,6 +115,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
     parser.add_argument("--profile", action="store_true", help="py-spy folded stacks of every server process")
+    parser.add_argument(
+        "--profile-windows",
+        action="store_true",
+        help="py-spy (--gil) of daphne during each closed-loop window of the throughput phase, one file each",
+    )
     parser.add_argument("--gc-log", action="store_true", help="daphne logs every garbage collection over 20 ms")
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
     parser.add_argument("--results", type=Path, default=BENCH_DIR / "results", help="where plots and JSON go")
@@ -268,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=args.throughput_seconds,
                 burst=args.starts,
                 burst_seconds=args.start_seconds,
+                profile=args.profile_windows,
             )
             log(f"throughput: {json.dumps(run['throughput'])}")
         if "recovery" in phases:

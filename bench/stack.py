@@ -142,6 +142,19 @@ class Stack:
             )
         )
 
+    def profile_window(self, server: ServerProcess, name: str, seconds: float) -> subprocess.Popen:
+        """py-spy samples `server` for `seconds` only (one phase's window): `<name>.folded`; wait() on it after."""
+        py_spy = Path(sys.executable).with_name("py-spy")
+        return subprocess.Popen(
+            [
+                *(str(py_spy), "record", "--nonblocking", "--rate", "100", "--pid", str(server.process.pid)),
+                *("--duration", str(max(1, round(seconds))), "--gil"),
+                *("--format", "raw", "--output", str(self.log_dir / f"{name}.folded")),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
     def start_web(
         self,
         name: str,

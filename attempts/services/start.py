@@ -6,9 +6,10 @@ and the student's accommodation; resuming an ongoing attempt is never refused by
 Cheap, because 9:00 on exam day is every student starting at once (issue 12): a new attempt
 costs one read before the transaction (`_exam_for_start`: the exam, its question count and
 marks, the student's account state, ongoing attempt and accommodation, all as subqueries of
-one SELECT) and four statements in it (the student's row lock, one aggregate of their
-attempts, the attempt, its audit row); a resume costs that read, the attempt and the audit
-row. `tests/test_api_start_cost.py` pins these counts.
+one SELECT) and four statements in it (the student's row lock, one read of their attempts
+of the exam, the attempt, its audit row); a resume costs that read, the attempt and the audit
+row. `tests/test_api_start_cost.py` pins these counts. The three reads are compiled to SQL
+once (`attempts.prepared`): the ORM building them again on every start cost more than sending them.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import logging
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, OuterRef, Q, Subquery, Sum, When
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from attempts import audit, clock, errors, events, policy, timer
 from attempts.models import Accommodation, Attempt, Exam, Question
+from attempts.prepared import Prepared
 from attempts.selectors import attempt_row
 
 logger = logging.getLogger(__name__)
@@ -79,13 +81,8 @@ def attempt_start(*, user, exam_id: int) -> StartResult:
     )
 
 
-def _exam_for_start(*, user_id: int, exam_id: int) -> Exam | None:
-    """The exam with all a start reads before its transaction, in one SELECT (None: no such exam).
-
-    Annotated: `question_count`, `marks_total`; the student's `user_active` (None: no such
-    user); `ongoing_id` (their ongoing attempt, if any: looked for again under the lock); and
-    their accommodation (`acc_*`, None without one), the exam's own row before the all-exams one.
-    """
+def _exam_for_start_query(user_id: int, exam_id: int):
+    """The one SELECT of `_exam_for_start`, as a queryset (compiled once: `attempts.prepared`)."""
     questions = Question.objects.filter(exam_id=OuterRef("pk")).order_by().values("exam_id")
     accommodation = (
         Accommodation.objects.filter(user_id=user_id)
@@ -107,8 +104,37 @@ def _exam_for_start(*, user_id: int, exam_id: int) -> Exam | None:
             acc_time_multiplier=Subquery(accommodation.values("time_multiplier")[:1]),
             acc_extra_attempts=Subquery(accommodation.values("extra_attempts")[:1]),
         )
-        .first()
+        .values(*_EXAM_FIELDS, *_EXAM_FOR_START_EXTRAS)
     )
+
+
+_EXAM_FIELDS = [field.attname for field in Exam._meta.concrete_fields]
+_EXAM_FOR_START_EXTRAS = [
+    "question_count",
+    "marks_total",
+    "user_active",
+    "ongoing_id",
+    "acc_extra_minutes",
+    "acc_time_multiplier",
+    "acc_extra_attempts",
+]
+_EXAM_FOR_START = Prepared(_exam_for_start_query)
+
+
+def _exam_for_start(*, user_id: int, exam_id: int) -> Exam | None:
+    """The exam with all a start reads before its transaction, in one SELECT (None: no such exam).
+
+    Annotated: `question_count`, `marks_total`; the student's `user_active` (None: no such
+    user); `ongoing_id` (their ongoing attempt, if any: looked for again under the lock); and
+    their accommodation (`acc_*`, None without one), the exam's own row before the all-exams one.
+    """
+    row = _EXAM_FOR_START.first(user_id=user_id, exam_id=exam_id)
+    if row is None:
+        return None
+    exam = Exam.from_db(DEFAULT_DB_ALIAS, _EXAM_FIELDS, [row[name] for name in _EXAM_FIELDS])
+    for name in _EXAM_FOR_START_EXTRAS:
+        setattr(exam, name, row[name])
+    return exam
 
 
 def _allowance(exam: Exam) -> policy.Allowance:
@@ -143,7 +169,20 @@ def lock_student_row(user_id: int) -> str | None:
     Returns the student's username (None: no such user), which the proctors' row of a new
     attempt shows: read with the lock, it costs no statement of its own.
     """
-    return get_user_model().objects.select_for_update().filter(pk=user_id).values_list("username", flat=True).first()
+    if not transaction.get_connection().in_atomic_block:  # as the ORM's own check: a lock outside one is no lock
+        raise transaction.TransactionManagementError("lock_student_row() outside a transaction")
+    row = _STUDENT_ROW_LOCK.first(user_id=user_id)
+    return None if row is None else row["username"]
+
+
+_STUDENT_ROW_LOCK = Prepared(
+    lambda user_id: get_user_model().objects.select_for_update().filter(pk=user_id).values("username")
+)
+
+
+_STUDENTS_ATTEMPTS = Prepared(
+    lambda user_id, exam_id: Attempt.objects.filter(user_id=user_id, exam_id=exam_id).order_by().values("id", "status")
+)
 
 
 class _AlreadyOngoing(Exception):
@@ -162,13 +201,11 @@ def _create_attempt(*, user_id: int, exam: Exam) -> Attempt:
             raise errors.user_not_found()  # deleted since the first read
         # Looked for again under the lock: a second start (double click, two tabs) or a reopen that
         # committed meanwhile must be resumed, not counted against max_attempts and refused.
-        # One aggregate: the count (for max_attempts) and the ongoing attempt's id together.
-        mine = Attempt.objects.filter(user_id=user_id, exam_id=exam.pk).aggregate(
-            started=Count("pk"),
-            ongoing_id=Max(Case(When(status=Attempt.Status.ONGOING, then="pk"), output_field=IntegerField())),
-        )
-        if mine["ongoing_id"] is not None:
-            ongoing = _ongoing_attempt(attempt_id=mine["ongoing_id"], exam=exam)
+        # One read: how many (for max_attempts), and the ongoing one's id (a handful of rows at most).
+        mine = _STUDENTS_ATTEMPTS.rows(user_id=user_id, exam_id=exam.pk)
+        ongoing_id = next((row["id"] for row in mine if row["status"] == Attempt.Status.ONGOING), None)
+        if ongoing_id is not None:
+            ongoing = _ongoing_attempt(attempt_id=ongoing_id, exam=exam)
             if ongoing is not None:
                 raise _AlreadyOngoing(ongoing)
         now = timezone.now()
@@ -177,7 +214,7 @@ def _create_attempt(*, user_id: int, exam: Exam) -> Attempt:
             opens_at=exam.opens_at,
             closes_at=exam.closes_at,
             max_attempts=exam.max_attempts,
-            attempts_started=mine["started"],
+            attempts_started=len(mine),
             allowance=allowance,
         )
         limit = policy.time_limit_seconds(duration_minutes=exam.duration_minutes, allowance=allowance)

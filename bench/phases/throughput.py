@@ -44,9 +44,15 @@ def _production_env(bench: Bench) -> dict[str, str]:
     return env
 
 
-def _closed(bench: Bench, port: int, name: str, requests: list[list], concurrency: int, seconds: float) -> dict:
-    spec = {"mode": "closed", "port": port, "requests": requests, "concurrency": concurrency, "seconds": seconds}
+def _closed(
+    bench: Bench, web, name: str, requests: list[list], concurrency: int, seconds: float, *, profile: bool
+) -> dict:
+    spec = {"mode": "closed", "port": web.port, "requests": requests, "concurrency": concurrency, "seconds": seconds}
+    # The window alone (--profile-windows): the bare page's and the starts' samples are not mixed.
+    profiler = bench.stack.profile_window(web, f"throughput-{name}", seconds) if profile else None
     result = bench.run_loadgen(name, spec, timeout=seconds + 120)
+    if profiler is not None:
+        profiler.wait(timeout=60)
     window = bench.monitor.window(result["started"], result["ended"])
     rows = result["requests"]
     ok = [r for r in rows if r[2] in (200, 201)]
@@ -62,7 +68,14 @@ def _closed(bench: Bench, port: int, name: str, requests: list[list], concurrenc
 
 
 def throughput(
-    bench: Bench, *, concurrency: int, seconds: float, burst: int, burst_seconds: float, max_rate: int = 600
+    bench: Bench,
+    *,
+    concurrency: int,
+    seconds: float,
+    burst: int,
+    burst_seconds: float,
+    max_rate: int = 600,
+    profile: bool = False,
 ) -> dict:
     bench.log(f"throughput: {concurrency} closed-loop clients, {seconds:.0f} s bare then starts; then {burst} starts")
     env = _production_env(bench)
@@ -73,9 +86,10 @@ def throughput(
     try:
         users = seed.users(int(max_rate * seconds))  # one new student per start: each is a new attempt
         tokens = tokens_for(users)
-        bare = _closed(bench, web.port, "bare", [["GET", BARE_PATH, tokens[0]]] * len(users), concurrency, seconds)
+        bare_requests = [["GET", BARE_PATH, tokens[0]]] * len(users)
+        bare = _closed(bench, web, "bare", bare_requests, concurrency, seconds, profile=profile)
         starts_requests = [["POST", f"/api/exam/timer/start/{exam_id}/", token] for token in tokens]
-        starts = _closed(bench, web.port, "starts-closed", starts_requests, concurrency, seconds)
+        starts = _closed(bench, web, "starts-closed", starts_requests, concurrency, seconds, profile=profile)
         starts["attempts_created"] = Attempt.objects.filter(exam_id=exam_id).count()
         open_loop = start_burst(bench, [web], burst, burst_seconds)
     finally:
