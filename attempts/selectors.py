@@ -200,3 +200,24 @@ def announcements_of(exam_id: int) -> list[dict]:
     return [
         {"id": row.pk, "exam_id": row.exam_id, "message": row.message, "created_at": row.created_at} for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class SinceMoment:
+    """What an attempt's sockets were told since a moment: announcements of its exam, choices saved."""
+
+    announcements: list[Announcement]
+    answers: list[tuple[int, str]]  # (question id, selected option), as stored now
+
+
+def published_since(*, attempt_id: int, exam_id: int, since: datetime) -> SinceMoment:
+    """What was announced to an attempt's sockets at or after `since` (a lost channel-layer group's catch-up)."""
+    announcements = list(
+        Announcement.objects.filter(exam_id=exam_id, created_at__gte=since).order_by("created_at", "pk")
+    )
+    answers = list(
+        Answer.objects.filter(attempt_id=attempt_id, saved_at__gte=since)
+        .order_by("saved_at", "pk")
+        .values_list("question_id", "selected_option")
+    )
+    return SinceMoment(announcements=announcements, answers=answers)

@@ -59,9 +59,9 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     async def leave(self) -> None:
         """The connection is gone: leave the groups joined in `open()`."""
 
-    async def on_rejoined(self) -> None:
+    async def on_rejoined(self, since: float) -> None:
         """The channel layer's Redis lost this socket's groups and they were joined again: catch up
-        on what was published meanwhile, if anything must be (`realtime.layer_groups`)."""
+        on what was published from `since` (Unix time) on, if anything must be (`realtime.layer_groups`)."""
 
     # --- Channels plumbing ------------------------------------------------------------
 

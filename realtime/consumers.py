@@ -56,6 +56,28 @@ def _end_of(*, attempt_id: int, status: str) -> dict:
     return frames.end_frame(attempt_id, status, by_proctor=by_proctor)
 
 
+# The processes that wrote the rows and this one may read their clocks a little apart.
+CATCH_UP_MARGIN_SECONDS = 1.0
+
+
+def _missed(*, attempt_id: int, exam_id: int, since: float) -> list[dict]:
+    """The frames an attempt's sockets were sent from `since` on (Unix time), again: the page keeps one
+    banner per announcement id, and a choice's frame says what is stored now."""
+    moment = datetime.fromtimestamp(since - CATCH_UP_MARGIN_SECONDS, UTC)
+    published = selectors.published_since(attempt_id=attempt_id, exam_id=exam_id, since=moment)
+    announcements = [
+        frames.announcement_frame(
+            exam_id=row.exam_id, announcement_id=row.pk, message=row.message, created_ms=frames.unix_ms(row.created_at)
+        )
+        for row in published.announcements
+    ]
+    answers = [
+        frames.attempt_answer_saved_frame(attempt_id=attempt_id, question_id=question_id, selected_option=option)
+        for question_id, option in published.answers
+    ]
+    return announcements + answers
+
+
 def _snapshot(*, exam_id: int) -> dict:
     view = selectors.proctor_view(exam_id=exam_id)
     return frames.snapshot_frame(view.exam_id, view.rows, exam_title=view.exam_title)
@@ -67,6 +89,7 @@ class AttemptConsumer(JWTSocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.attempt_id: int | None = None
+        self.exam_id: int | None = None
         self.group: str | None = None
         self.ticker: Ticker | None = None
         self.presence: LocalPresence | None = None  # set once the socket counts as the student's page
@@ -85,6 +108,7 @@ class AttemptConsumer(JWTSocketConsumer):
             await self.end(protocol.CLOSE_UNAUTHENTICATED)
             return
         self.user, attempt, seconds = state
+        self.exam_id = attempt.exam_id
         if attempt.status != Attempt.Status.ONGOING:
             await self.attempt_over(attempt.status)
             return
@@ -108,6 +132,15 @@ class AttemptConsumer(JWTSocketConsumer):
         )
         self.presence = get_presence()
         self.presence.opened(self.attempt_id, self)
+
+    async def on_rejoined(self, since: float) -> None:
+        # Announcements and saved choices published while the layer's Redis had lost this group never
+        # came: sent again from the database. An end comes back through the ticker (the timer of an
+        # ended attempt is gone), a time change with the next tick.
+        if self.is_closed or self.exam_id is None:
+            return
+        for frame in await socket_db(_missed)(attempt_id=self.attempt_id, exam_id=self.exam_id, since=since):
+            await self.send_frame(frame)
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""
@@ -194,7 +227,7 @@ class ProctorConsumer(JWTSocketConsumer):
     async def on_sync(self) -> None:
         await self._send_snapshot()
 
-    async def on_rejoined(self) -> None:
+    async def on_rejoined(self, since: float) -> None:
         # The events published while the layer's Redis had lost this group never came: a fresh
         # snapshot holds what they said.
         await self._send_snapshot()

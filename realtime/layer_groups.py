@@ -6,12 +6,14 @@ has forgotten every group, while the sockets stay open (the pools retry: examsit
 they would tick on and never hear an event again. So each server process reads, every
 CHECK_SECONDS while it has sockets in groups, an epoch of each layer shard: a marker key it writes
 if missing (SET NX), and the server's `run_id` (new on every restart). When one changed, the process
-joins every group of that shard again, then tells each socket (`on_rejoined`): a proctor's dashboard
-reads a fresh snapshot of what it missed.
+joins every group of that shard again, then tells each socket (`on_rejoined`) since when it may have
+missed events: a proctor's dashboard reads a fresh snapshot, a student's socket is sent again what
+was announced to its attempt since then (announcements, saved choices; `realtime.consumers`).
 
 What is published between the loss and the re-join (< CHECK_SECONDS plus the re-join) reaches no
-socket; what the ticker's safety nets do not bring back is listed in README ("Reliability and
-security"). The expiry worker joins no group (it only publishes), so it has nothing to re-join.
+socket through the layer: hence the catch-up, from the last check that found the groups intact.
+Ends come back through the ticker's safety net (a missing timer is settled), time changes through
+the next tick. The expiry worker joins no group (it only publishes), so it has nothing to re-join.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class Member(Protocol):
 
     channel_name: str
 
-    async def on_rejoined(self) -> None:
-        """Its groups were lost and joined again: events published meanwhile never came."""
+    async def on_rejoined(self, since: float) -> None:
+        """Its groups were lost and joined again: events published from `since` (Unix time) on may never have come."""
 
 
 class LayerGroups:
@@ -64,6 +66,10 @@ class LayerGroups:
         self._groups: dict[Member, set[str]] = {}
         self._epochs: dict[int, str] = {}  # shard index -> the epoch last read there
         self._lost: set[int] = set()  # shards whose re-join has not fully succeeded yet
+        # Unix time of each shard's last check that found its groups intact: what was published after it
+        # may have been lost with them, and is caught up after the re-join (`Member.on_rejoined`).
+        self._intact_at: dict[int, float] = {}
+        self._lost_since: dict[int, float] = {}
         self._checking: asyncio.Lock | None = None  # one check at a time (made on the loop that uses it)
         self._task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
@@ -144,6 +150,7 @@ class LayerGroups:
             await self._check()
 
     async def _check(self) -> None:
+        began = time.time()
         try:
             epochs = {index: await self._epoch(index) for index in range(self.layer.ring_size)}
         except LAYER_ERRORS as exc:
@@ -154,7 +161,13 @@ class LayerGroups:
         if self._unreachable:
             logger.info("channel layer Redis answers again")
             self._unreachable = False
-        self._lost |= {index for index, epoch in epochs.items() if self._epochs.setdefault(index, epoch) != epoch}
+        changed = {index for index, epoch in epochs.items() if self._epochs.setdefault(index, epoch) != epoch}
+        for index in epochs:
+            if index in changed:
+                self._lost_since.setdefault(index, self._intact_at.get(index, began - CHECK_SECONDS))
+            elif index not in self._lost:
+                self._intact_at[index] = began
+        self._lost |= changed
         self._epochs.update(epochs)
         if self._lost:
             await self._rejoin()
@@ -177,7 +190,7 @@ class LayerGroups:
         return f"{marker.decode() if isinstance(marker, bytes) else marker}:{run_id}"
 
     async def _rejoin(self) -> None:
-        lost, started = set(self._lost), time.monotonic()
+        lost, started, started_wall = set(self._lost), time.monotonic(), time.time()
         pairs = [
             (member, group)
             for member, groups in list(self._groups.items())
@@ -197,6 +210,7 @@ class LayerGroups:
                 failures[0],
             )
             return
+        since = min(self._lost_since.pop(index, started_wall) for index in lost)
         self._lost -= lost
         self.rejoins += 1
         members = {member for member, _ in pairs}
@@ -207,7 +221,7 @@ class LayerGroups:
             time.monotonic() - started,
         )
         for member in members:
-            task = asyncio.get_running_loop().create_task(self._tell(member))
+            task = asyncio.get_running_loop().create_task(self._tell(member, since))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
@@ -221,9 +235,9 @@ class LayerGroups:
             async with _gate.semaphore():
                 await self.layer.group_discard(group, member.channel_name)
 
-    async def _tell(self, member: Member) -> None:
+    async def _tell(self, member: Member, since: float) -> None:
         try:
-            await member.on_rejoined()
+            await member.on_rejoined(since)
         except Exception as exc:
             logger.warning("a socket's catch-up after its groups were joined again failed: %s", exc)
 

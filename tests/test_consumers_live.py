@@ -7,12 +7,16 @@ API calls them. Across real daphne processes: tests/e2e/test_live_control.py.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 
 from attempts.models import Attempt
 from attempts.services import control
+from attempts.services.answer import answer_save
+from realtime.groups import attempt_group
 from realtime.outbox import outbox
 from tests.helpers import set_deadline_on_a_half_second
 from tests.redis_server import unreachable_redis
@@ -214,3 +218,41 @@ async def test_a_reopened_attempt_ticks_again_and_the_dashboard_gets_its_row(att
     assert await database_sync_to_async(lambda: Attempt.objects.get(pk=attempt.pk).status)() == "ongoing"
     await comm.disconnect()
     await dashboard.disconnect()
+
+
+async def _frames_for(comm, seconds: float) -> list[dict]:
+    """Every frame the socket gets in the next `seconds` (a receive that times out would end the consumer)."""
+    received, deadline = [], time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if not await comm.receive_nothing(min(0.05, left)):
+            received.append(await next_frame(comm))
+    return received
+
+
+@async_test
+async def test_what_the_layer_lost_with_the_group_is_sent_again_once_it_is_joined_again(attempt, student, proctor):
+    """Published after the group was lost and before the re-join: the announcement and the saved choice
+    come from the database after it (`on_rejoined`), not never."""
+    comm = await open_socket(attempt_path(attempt.pk), student)
+    await next_frame(comm)
+    layer = get_channel_layer()
+    redis_client = layer.connection(0)
+    # The group alone first (no re-join is due yet): what is published now is lost for sure.
+    await redis_client.delete(layer._group_key(attempt_group(attempt.pk)))
+    posted = await database_sync_to_async(control.announcement_post)(
+        actor=proctor, exam_id=attempt.exam_id, message="Calculators allowed"
+    )
+    question = await database_sync_to_async(lambda: attempt.exam.questions.order_by("pk").first())()
+    await database_sync_to_async(answer_save)(
+        user=student, attempt_id=attempt.pk, question_id=question.pk, selected_option="C"
+    )
+    assert await database_sync_to_async(outbox().drain)(OUTBOX_SECONDS)
+    lost = [frame["type"] for frame in await _frames_for(comm, 0.5)]
+    assert set(lost) <= {"tick", "presence"}, lost  # neither came: both were lost with the group
+
+    await redis_client.delete(f"{layer.prefix}:layer-epoch")  # now the loss shows, as after an empty restart
+    announcement = await frame_of_type(comm, "announcement", timeout=3.0)
+    choice = await frame_of_type(comm, "answer_saved", timeout=1.0)
+    assert (announcement["id"], announcement["message"]) == (posted.pk, "Calculators allowed")
+    assert (choice["question_id"], choice["selected_option"]) == (question.pk, "C")
+    await comm.disconnect()

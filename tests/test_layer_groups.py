@@ -8,6 +8,7 @@ watch loop only calls it every CHECK_SECONDS.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from channels_redis.core import RedisChannelLayer
@@ -27,9 +28,11 @@ class Member:
     def __init__(self, channel_name: str) -> None:
         self.channel_name = channel_name
         self.told = 0
+        self.since: list[float] = []
 
-    async def on_rejoined(self) -> None:
+    async def on_rejoined(self, since: float) -> None:
         self.told += 1
+        self.since.append(since)
 
 
 @pytest.fixture
@@ -67,8 +70,11 @@ def test_an_empty_restart_is_found_and_every_group_joined_again(redis_server):
     async def scenario():
         layer = _layer(redis_server)
         groups = LayerGroups(layer)
+        joining = time.time()
         members = await _members(layer, groups, ["a", "a", "b"])
         heard_before = [await _hears(layer, m, g) for m, g in zip(members, ["a", "a", "b"], strict=True)]
+        await groups.check()  # intact: the groups were whole at least until now
+        intact = time.time()
         await asyncio.to_thread(redis_server.restart)
         heard_lost = await _hears(layer, members[2], "b")  # the restart took the group with it
         await groups.check()
@@ -76,14 +82,18 @@ def test_an_empty_restart_is_found_and_every_group_joined_again(redis_server):
         await groups.check()  # nothing changed since: no second re-join
         await asyncio.wait_for(groups.stop(), STOP_SECONDS)
         await layer.close_pools()
-        return heard_before, heard_lost, heard_after, groups.rejoins, [m.told for m in members]
+        since = [m.since for m in members]
+        return heard_before, heard_lost, heard_after, groups.rejoins, [m.told for m in members], since, joining, intact
 
-    heard_before, heard_lost, heard_after, rejoins, told = asyncio.run(scenario())
+    heard_before, heard_lost, heard_after, rejoins, told, since, joining, intact = asyncio.run(scenario())
     assert heard_before == [True, True, True]
     assert heard_lost is False
     assert heard_after == [True, True, True]
     assert rejoins == 1
     assert told == [1, 1, 1]
+    # Each socket is told to catch up from the last check that found the groups whole: after the
+    # joins (nothing older is sent again), not after the restart (nothing lost is left out).
+    assert all(joining <= moments[0] <= intact for moments in since), (joining, since, intact)
 
 
 def test_a_flushed_layer_database_is_found_too(redis_server):
