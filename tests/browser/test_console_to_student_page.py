@@ -7,6 +7,9 @@ The other browser tests check each half on its own: the console's effects on a s
 console's own requests drive the page. The tabs are on one daphne process, the console on another, with an
 expiry worker. Latencies are measured in the pages (tests/browser/live_tabs.py), from the proctor's last key
 press, so they include the console's request; printed, run with -s.
+
+Presence the other way round: the console's row follows a real exam page closing, opening again, and the daphne
+process under it SIGKILLed (test_proctor_presence.py does it with a bare socket for the student).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from playwright.sync_api import expect
 
 from attempts import services
 from attempts.models import Attempt, AttemptEvent
-from tests.browser.conftest import implied_deadline, open_exam
+from tests.browser.conftest import implied_deadline, open_exam, sign_in
 from tests.browser.live_tabs import second_tab, seen_at, stamp_when
 from tests.browser.test_proctor_console import open_console, panel_of, press_button, row_of, seconds_shown
 from tests.factories import make_exam, make_user
@@ -213,3 +216,42 @@ def test_each_console_control_shows_on_both_tabs_of_the_students_page_within_a_s
     print(f"\nconsole key press -> shown in tabs A, B (ms, the console's request included): {student.report()}")
     late = {what: max(seconds) for what, seconds in student.late.items()}
     assert max(late.values()) <= PUSH_BOUND_SECONDS, late
+
+
+def test_the_console_follows_a_real_page_closing_coming_back_and_its_process_killed_within_3_s(cluster, pages):
+    # The student's page (not a bare socket) on one daphne process, the console on the other.
+    student_web, proctor_web = cluster.start_webs(2)
+    proctor, ria = make_user("proctor-pat", is_staff=True), make_user("ria")
+    exam = make_exam(questions=2, duration_minutes=30)
+    tab = pages.open("student")
+    open_exam(tab, student_web.base_url, ria.username, exam.pk)
+    expect(tab.locator("#connection")).to_have_attribute("data-state", "live")
+    attempt = Attempt.objects.get(user=ria, exam=exam)
+    board = open_console(pages, proctor_web, proctor, exam)
+    row = row_of(board, attempt.pk)
+    expect(row.locator(".presence")).to_have_text("Connected", timeout=PRESENCE_MS)
+    presence = f"document.querySelector(\"tr[data-attempt-id='{attempt.pk}'] .presence\").textContent"
+    late = {}
+
+    def console_shows(what: str, starts: str, act) -> None:
+        stamp_when(board, what, f"{presence}.startsWith({json.dumps(starts)})")
+        started = time.time()
+        act()
+        late[what] = seen_at(board, what) - started
+
+    console_shows("tab closed", "Offline since", tab.close)
+    again = pages.open("student-again")
+    sign_in(again, student_web.base_url, ria.username)  # then the exam page: its load and socket are timed
+    console_shows("page opened", "Connected", lambda: again.goto(f"{student_web.base_url}/exam/{exam.pk}/"))
+    expect(again.locator("#exam-note")).to_contain_text("Resuming existing exam attempt")
+    console_shows("process SIGKILLed", "Offline since", student_web.kill)  # no close frame, no `disconnected` from it
+    expect(again.locator("#connection")).not_to_have_attribute("data-state", "live")
+    expect(row).to_have_attribute("data-presence", "offline")
+    assert [e.data.get("reason") for e in AttemptEvent.objects.filter(attempt=attempt, kind="disconnected")] == [
+        "closed",
+        "server_gone",
+    ]
+
+    print(f"\nreal page -> console's row: {', '.join(f'{what} {s * 1000:.0f} ms' for what, s in late.items())}")
+    # "page opened" also includes the page's load and its start request before the socket connects.
+    assert max(late.values()) < PRESENCE_MS / 1000, late
