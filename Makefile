@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DJANGO_SETTINGS_MODULE := examsite.settings
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test install lint format bench
+.PHONY: run test test-scale install lint format bench
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	scripts/install.sh
@@ -18,9 +18,13 @@ install: $(VENV)/.installed
 run: install
 	scripts/run.sh
 
-## make test: the whole suite against the real Redis and the database of DATABASE_URL.
+## make test: the whole suite against the real Redis and the database of DATABASE_URL (not tests/scale).
 test: install
 	scripts/test.sh
+
+## make test-scale: tests/scale (marker `scale`): Redis Sentinel, Redis Cluster and nginx, started by the tests.
+test-scale: install
+	scripts/test_scale.sh
 
 ## make lint: ruff, and the import contract of pyproject.toml (the domain never imports the transport).
 lint: install
