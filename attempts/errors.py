@@ -49,6 +49,15 @@ class TimerStartFailed(DomainError):
     code = "timer_unavailable"
 
 
+class DatabaseUnavailable(DomainError):
+    """The database did not answer (down, restarting, out of connections): nothing was done; ask again later."""
+
+    status_code = 503
+    message = "The exam server cannot reach its database right now. Nothing was changed; please try again."
+    code = "database_unavailable"
+    retry_after_seconds = 3  # a restart is back in seconds; the page waits this (Retry-After) before asking again
+
+
 class AttemptAlreadySubmitted(DomainError):
     message = "Exam already submitted. Cannot modify answers."
     code = "already_submitted"

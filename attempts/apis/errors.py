@@ -1,5 +1,8 @@
 """Maps domain errors and bad input to the contract's JSON bodies."""
 
+import logging
+
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -18,8 +21,23 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+logger = logging.getLogger(__name__)
+
+
 def exception_handler(exc, context):
-    """Every error body has `error` and `code` (404 keeps exactly DRF's `detail`); bad input names its field."""
+    """Every error body has `error` and `code` (404 keeps exactly DRF's `detail`); bad input names its field.
+
+    A database that does not answer is a 503 with Retry-After, not a 500: the request's transaction
+    was rolled back (nothing half-done), and the exam page sends it again after the wait.
+    """
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable for %s: %s", context["request"].path, exc)
+        unavailable = errors.DatabaseUnavailable()
+        return Response(
+            {"error": unavailable.message, "code": unavailable.code},
+            status=unavailable.status_code,
+            headers={"Retry-After": str(unavailable.retry_after_seconds)},
+        )
     if isinstance(exc, errors.NotFound):
         return Response({"detail": exc.message}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, errors.DomainError):

@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -170,3 +172,55 @@ async def _first_tick(web, attempt_id: int, token: str) -> int | None:
         stop.set()
         await task
     return watcher.ticks[0].remaining_seconds
+
+
+def test_while_mariadb_is_down_the_api_answers_503_with_retry_after_and_nothing_is_lost(private_mariadb, cluster):
+    """Not a 500: a 503 naming the problem, with when to ask again; the answer sent again afterwards is stored."""
+    url = private_mariadb.url(DATABASE)
+    with private_mariadb.connect() as connection:
+        connection.cursor().execute(f"CREATE DATABASE {DATABASE} CHARACTER SET utf8mb4")
+    env = subprocess_env(DATABASE_URL=url)
+    _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
+    seed = json.loads(_run([sys.executable, "-m", "tests.faults.seed_private_db", "2"], env).splitlines()[-1])
+    exam_id, (question_id, option) = seed["exam_id"], seed["questions"][0]
+    (_, token), (_, other_token) = seed["students"]
+    web = cluster.start_web(env={"DATABASE_URL": url})
+    attempt_id = rest(web, "POST", f"/api/exam/timer/start/{exam_id}/", token=token)[1]["attempt_id"]
+    body = {"attempt_id": attempt_id, "question_id": question_id, "selected_option": option}
+
+    private_mariadb.stop()
+    try:
+        down = {
+            "answer": _call(web, "POST", "/api/exam/timer/submit-answer/", token, body),
+            "remaining": _call(web, "GET", f"/api/exam/timer/remaining/{attempt_id}/", token),
+            "start": _call(web, "POST", f"/api/exam/timer/start/{exam_id}/", other_token),
+        }
+    finally:
+        private_mariadb.start()
+    again = rest(web, "POST", "/api/exam/timer/submit-answer/", token=token, body=body)[0]
+    with private_mariadb.connect(DATABASE) as connection:
+        cursor = connection.cursor()
+        cursor.execute("SELECT selected_option FROM attempts_answer WHERE attempt_id = %s", (attempt_id,))
+        stored = [row[0] for row in cursor.fetchall()]
+
+    print(f"\nmariadb down: {down}; the answer sent again: {again}, stored {stored}")
+    for status, retry_after, answered in down.values():
+        assert (status, answered.get("code"), retry_after) == (503, "database_unavailable", "3"), down
+        assert "database" in answered["error"]
+    assert again == 200 and stored == [option]
+    assert "Traceback" not in "".join(web.log())
+
+
+def _call(web, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, str | None, dict]:
+    """(status, Retry-After, JSON body) of one REST call."""
+    request = urllib.request.Request(
+        f"{web.base_url}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers.get("Retry-After"), json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Retry-After"), json.loads(error.read() or b"{}")
