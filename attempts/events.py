@@ -94,12 +94,24 @@ Event = (
 Subscriber = Callable[[Sequence[Event]], None]
 
 _subscribers: list[Subscriber] = []
+# Per subscriber that hands events on in the background: wait (at most `timeout` s) until it has; False if not.
+_flushes: list[Callable[[float], bool]] = []
 
 
-def subscribe(subscriber: Subscriber) -> None:
-    """Call `subscriber` with the events of every transaction from now on (once per subscriber)."""
+def subscribe(subscriber: Subscriber, *, flush: Callable[[float], bool] | None = None) -> None:
+    """Call `subscriber` with the events of every transaction from now on (once per subscriber).
+
+    `flush(timeout)`: for a subscriber that sends in the background, wait until it sent what it was given.
+    """
     if subscriber not in _subscribers:
         _subscribers.append(subscriber)
+        if flush is not None:
+            _flushes.append(flush)
+
+
+def flush(timeout: float) -> bool:
+    """Wait until every subscriber handed on what it was given (a process about to stop); False if one did not."""
+    return all([each(timeout) for each in list(_flushes)])
 
 
 def announce(events: Sequence[Event]) -> None:

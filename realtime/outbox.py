@@ -16,8 +16,10 @@ publishing loop (`realtime.publisher`) sends them:
   per outage saying how many. The newest say how things stand now; what is dropped, the
   sockets' own safety nets cover (the ticker's timeout frames, a dashboard's snapshot when
   it reconnects);
-- drained at exit (`atexit`), for at most `DRAIN_AT_EXIT_SECONDS`: a worker that stops right
-  after a mass timeout still tells the sockets.
+- drained when the process stops, for at most a few seconds: the expiry worker's command and
+  daphne's "before shutdown" trigger (`realtime.shutdown`) call `attempts.events.flush`, so a
+  worker that stops right after a mass timeout still tells the sockets; `atexit` is the last
+  resort for other processes (by then the interpreter may refuse a new connection).
 
 Each entry keeps the channel layer that was current when it was committed: a test that
 switches layers (prefixes) between tests never gets another test's late events.

@@ -57,6 +57,23 @@ def test_the_socket_app_subscribed_when_django_started():
     assert relay in events._subscribers
 
 
+def test_flush_waits_for_the_outbox_to_send_what_was_committed(settings):
+    """What a stopping worker or daphne calls: it returns once the outbox is empty, or says it is not."""
+    from realtime.outbox import outbox
+
+    outbox().put([ENDED])
+    assert events.flush(5.0) is True
+    assert outbox().pending() == 0
+
+
+def test_flush_says_when_a_subscriber_could_not_send_in_time():
+    events._flushes.append(lambda timeout: False)
+    try:
+        assert events.flush(0.1) is False
+    finally:
+        events._flushes.pop()
+
+
 def test_an_end_reaches_the_attempts_sockets_before_its_proctors():
     messages = messages_for([SAVED, ENDED])
 

@@ -7,8 +7,11 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from attempts import events
 from attempts.expiry.notifications import NotificationsUnavailable
 from attempts.expiry.worker import RESTORE_INTERVAL, SWEEP_INTERVAL, ExpiryWorker
+
+FLUSH_SECONDS = 5.0  # what the last batches announced, sent before the process ends (not an outage waited out)
 
 
 class Command(BaseCommand):
@@ -38,3 +41,8 @@ class Command(BaseCommand):
             worker.run()
         except NotificationsUnavailable as exc:
             raise CommandError(str(exc)) from exc
+        finally:
+            # The last batches' ends still reach the sockets: drained here, while the interpreter
+            # still runs (an atexit drain could not open a connection any more).
+            if not events.flush(FLUSH_SECONDS):
+                self.stderr.write(f"events not all published within {FLUSH_SECONDS:.0f} s of stopping")
