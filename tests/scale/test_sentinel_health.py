@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from attempts import timer
@@ -51,3 +52,12 @@ def test_a_dead_primary_is_named_until_sentinel_replaces_it(sentinel_redis: Sent
     status, body = health()
     # The replica was started with events off: named, until a worker sets them there.
     assert (status, body["checks"]["keyspace_notifications"]) == (503, f"off at {sentinel_redis.replica.address}")
+
+
+def test_the_cache_is_on_the_primary_too(sentinel_redis: SentinelGroup):
+    cache = caches["default"]
+    cache.set("sentinel-probe", "here", timeout=30)
+
+    assert cache.get("sentinel-probe") == "here"
+    keys = sentinel_redis.primary.client(db=3).keys("*sentinel-probe")
+    assert len(keys) == 1
