@@ -5,6 +5,9 @@ Run with `pytest -m scale tests/scale`; each test starts its own Redis processes
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from channels.layers import channel_layers
 
@@ -17,39 +20,62 @@ from tests.scale.sentinel_group import MASTER, SentinelGroup
 TIMER_DB, LAYER_DB, CACHE_DB = 1, 2, 3
 
 
-def _url(db: int) -> str:
+def _url(db: int, password: str = "") -> str:
     # Under Sentinel the host of a URL is the master's name: only its database (and password) is used.
-    return f"redis://{MASTER}/{db}"
+    auth = f":{password}@" if password else ""
+    return f"redis://{auth}{MASTER}/{db}"
+
+
+def _use(group: SentinelGroup, settings, servers) -> None:
+    """Point this test process, and the processes that `servers` (a Cluster) starts, at `group`."""
+    addresses = tuple(("127.0.0.1", node.port) for node in group.sentinels)
+    sentinels = Sentinels(addresses, MASTER, group.sentinel_password)
+    settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER = sentinels.addresses, MASTER
+    settings.REDIS_SENTINEL_PASSWORD = group.sentinel_password
+    settings.REDIS_URL, settings.CHANNEL_LAYER_URL = _url(TIMER_DB, group.password), _url(LAYER_DB, group.password)
+    layer = settings.CHANNEL_LAYERS["default"]
+    host_options = {key: value for key, value in layer["CONFIG"]["hosts"][0].items() if key != "address"}
+    host = RedisTarget(settings.CHANNEL_LAYER_URL, sentinels).layer_host(**host_options)
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
+    cache = settings.CACHES["default"]
+    target = RedisTarget(_url(CACHE_DB, group.password), sentinels)
+    settings.CACHES = {"default": {**cache, **target.cache(**cache["OPTIONS"])}}
+    channel_layers.backends.clear()
+    servers.env = subprocess_env(
+        REDIS_SENTINELS=group.sentinel_addresses,
+        REDIS_SENTINEL_MASTER=MASTER,
+        REDIS_SENTINEL_PASSWORD=group.sentinel_password,
+        CACHE_URL=target.url,
+    )
+
+
+@contextmanager
+def _sentinel_stack(settings, servers, **passwords: str) -> Iterator[SentinelGroup]:
+    group = SentinelGroup(**passwords)
+    saved = (settings.REDIS_URL, settings.CHANNEL_LAYER_URL, settings.CHANNEL_LAYERS, settings.CACHES)
+    try:
+        group.start()
+        _use(group, settings, servers)
+        yield group
+    finally:
+        # The servers first (they use this Redis), then the settings go back before `timer_prefix` cleans up.
+        servers.stop_all()
+        settings.REDIS_SENTINELS = ()
+        settings.REDIS_URL, settings.CHANNEL_LAYER_URL, settings.CHANNEL_LAYERS, settings.CACHES = saved
+        channel_layers.backends.clear()
+        group.stop()
 
 
 @pytest.fixture
 def sentinel_redis(settings, timer_prefix, channel_layer_prefix, cluster):  # noqa: F811  (the fixture imported above)
     """A primary, a replica and three sentinels of this test alone; the test process and every server
     process started through `cluster` reach timers, layer and cache through the sentinels."""
-    group = SentinelGroup()
-    try:
-        group.start()
-        sentinels = Sentinels(tuple(("127.0.0.1", node.port) for node in group.sentinels), MASTER)
-        saved = (settings.REDIS_URL, settings.CHANNEL_LAYER_URL, settings.CHANNEL_LAYERS, settings.CACHES)
-        settings.REDIS_SENTINELS, settings.REDIS_SENTINEL_MASTER = sentinels.addresses, MASTER
-        settings.REDIS_SENTINEL_PASSWORD = ""
-        settings.REDIS_URL, settings.CHANNEL_LAYER_URL = _url(TIMER_DB), _url(LAYER_DB)
-        layer = settings.CHANNEL_LAYERS["default"]
-        host_options = {key: value for key, value in layer["CONFIG"]["hosts"][0].items() if key != "address"}
-        host = RedisTarget(_url(LAYER_DB), sentinels).layer_host(**host_options)
-        settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {**layer["CONFIG"], "hosts": [host]}}}
-        cache = settings.CACHES["default"]
-        settings.CACHES = {"default": {**cache, **RedisTarget(_url(CACHE_DB), sentinels).cache(**cache["OPTIONS"])}}
-        channel_layers.backends.clear()
-        cluster.env = subprocess_env(
-            REDIS_SENTINELS=group.sentinel_addresses, REDIS_SENTINEL_MASTER=MASTER, CACHE_URL=_url(CACHE_DB)
-        )
+    with _sentinel_stack(settings, cluster) as group:
         yield group
-    finally:
-        # The servers first (they use this Redis), then the settings go back before `timer_prefix` cleans up.
-        cluster.stop_all()
-        settings.REDIS_SENTINELS = ()
-        if "saved" in locals():
-            settings.REDIS_URL, settings.CHANNEL_LAYER_URL, settings.CHANNEL_LAYERS, settings.CACHES = saved
-        channel_layers.backends.clear()
-        group.stop()
+
+
+@pytest.fixture
+def sentinel_redis_with_passwords(settings, timer_prefix, channel_layer_prefix, cluster):  # noqa: F811
+    """The same with a password on the data servers and another on the sentinels."""
+    with _sentinel_stack(settings, cluster, password="data-secret", sentinel_password="sentinel-secret") as group:
+        yield group

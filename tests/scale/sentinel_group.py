@@ -38,13 +38,14 @@ def _binary() -> str:
 class Node:
     port: int
     process: subprocess.Popen
+    password: str | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
     def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(port=self.port, db=db, decode_responses=True, socket_timeout=2)
+        return redis.Redis(port=self.port, db=db, password=self.password, decode_responses=True, socket_timeout=2)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -53,7 +54,10 @@ class Node:
 class SentinelGroup:
     """Start with `start()`, end with `stop()`; `kill_primary()` is the fault."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, password: str = "", sentinel_password: str = "") -> None:
+        """`password`: the data servers' requirepass; `sentinel_password`: the sentinels' own."""
+        self.password = password
+        self.sentinel_password = sentinel_password
         self._dir = Path(tempfile.mkdtemp(prefix="test-sentinel-"))
         self.primary: Node | None = None
         self.replica: Node | None = None
@@ -76,9 +80,11 @@ class SentinelGroup:
             # A replica's first sync straight over the socket, at once: no RDB file, no 5 s delay.
             "--repl-diskless-sync", "yes",
             "--repl-diskless-sync-delay", "0",
+            *(("--requirepass", self.password, "--masterauth", self.password) if self.password else ()),
             *extra,
         ]  # fmt: skip
-        node = Node(port, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        node = Node(port, process, self.password or None)
         wait_until(lambda: self._answers(node), timeout=STARTUP_SECONDS, what=f"redis-server on {node.address}")
         return node
 
@@ -90,9 +96,13 @@ class SentinelGroup:
             f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n"
             f"sentinel parallel-syncs {MASTER} 1\n"
+            + (f"sentinel auth-pass {MASTER} {self.password}\n" if self.password else "")
+            # The sentinels' own password; they use it with each other too.
+            + (f"requirepass {self.sentinel_password}\n" if self.sentinel_password else "")
         )
         argv = [_binary(), str(config), "--sentinel"]
-        node = Node(port, subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        node = Node(port, process, self.sentinel_password or None)
         wait_until(lambda: self._answers(node), timeout=STARTUP_SECONDS, what=f"sentinel on {node.address}")
         return node
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import redis
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from attempts import timer
 from attempts.expiry.notifications import ensure_expired_events
-from tests.scale.sentinel_group import SentinelGroup
+from tests.scale.sentinel_group import MASTER, SentinelGroup
 
 pytestmark = [pytest.mark.scale, pytest.mark.django_db(transaction=True)]
 
@@ -61,3 +62,16 @@ def test_the_cache_is_on_the_primary_too(sentinel_redis: SentinelGroup):
     assert cache.get("sentinel-probe") == "here"
     keys = sentinel_redis.primary.client(db=3).keys("*sentinel-probe")
     assert len(keys) == 1
+
+
+def test_passwords_on_the_servers_and_on_the_sentinels(sentinel_redis_with_passwords: SentinelGroup):
+    group = sentinel_redis_with_passwords
+    timer.start(8, 30_000)
+    caches["default"].set("sentinel-probe", "here", timeout=30)
+
+    assert 29_000 < group.primary.client(db=1).pttl(timer.key_for(8)) <= 30_000
+    assert caches["default"].get("sentinel-probe") == "here"
+    assert health()[0] == 200
+    # Without the sentinels' password nobody learns where the primary is.
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(port=group.sentinels[0].port).sentinel_get_master_addr_by_name(MASTER)
