@@ -29,14 +29,16 @@ UNVERIFIED = "unverified (CONFIG GET refused)"
 
 
 def _redis() -> tuple[str, str]:
+    # A failure names the server (host:port; under Sentinel the primary of the moment, or what the
+    # sentinels said): with several Redis servers, "off" alone does not say which one to fix.
     try:
         timer.ping()
-        notifications = "ok" if timer.notifications_enabled() else "off"
+        notifications = "ok" if timer.notifications_enabled() else f"off at {timer.node()}"
         return "ok", notifications
     except redis.ResponseError:
         return "ok", UNVERIFIED
     except timer.TimerUnavailable as exc:
-        return f"error: {exc}", "unknown"
+        return f"error at {timer.node()}: {exc}", "unknown"
 
 
 @require_GET

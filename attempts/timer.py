@@ -20,6 +20,7 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from examsite import redis_target
 from examsite.redis_pools import async_pool_options, sync_pool_options
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
@@ -32,19 +33,23 @@ class TimerUnavailable(Exception):
 
 
 @cache
-def _client_for(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url,
+def _client_for(target: redis_target.RedisTarget) -> redis.Redis:
+    return target.sync_client(
         socket_timeout=SOCKET_TIMEOUT_SECONDS,
         socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
         decode_responses=True,
-        **sync_pool_options(),  # rides over a Redis restart; examsite/redis_pools.py
+        **sync_pool_options(),  # rides over a Redis restart or failover; examsite/redis_pools.py
     )
 
 
 def client() -> redis.Redis:
-    """The Redis client of the timer database (one pool per process)."""
-    return _client_for(settings.REDIS_URL)
+    """The Redis client of the timer database (one pool per process; under Sentinel, the current primary's)."""
+    return _client_for(redis_target.timers())
+
+
+def node() -> str:
+    """`host:port` of the Redis server the timers are on now, for messages that must name it; never raises."""
+    return redis_target.node_of(client())
 
 
 def key_for(attempt_id: int) -> str:
@@ -136,25 +141,24 @@ def remaining_many(attempt_ids: Iterable[int]) -> dict[int, int | None]:
     return {attempt_id: _seconds_from_ms(ms) for attempt_id, ms in zip(ids, pipe.execute(), strict=True)}
 
 
-# One asyncio client per event loop and URL: an asyncio connection belongs to the loop that opened it.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
-    weakref.WeakKeyDictionary()
-)
+# One asyncio client per event loop and target: an asyncio connection belongs to the loop that opened it.
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[redis_target.RedisTarget, redis.asyncio.Redis]
+] = weakref.WeakKeyDictionary()
 
 
 def async_client() -> redis.asyncio.Redis:
     """The asyncio Redis client of the timer database, for the running event loop."""
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    url = settings.REDIS_URL
-    if url not in per_loop:
-        per_loop[url] = redis.asyncio.Redis.from_url(
-            url,
+    target = redis_target.timers()
+    if target not in per_loop:
+        per_loop[target] = target.async_client(
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
             decode_responses=True,
             **async_pool_options(),
         )
-    return per_loop[url]
+    return per_loop[target]
 
 
 class TimeLeft(NamedTuple):

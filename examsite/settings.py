@@ -7,6 +7,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from examsite.redis_pools import layer_host_options, sync_pool_options
+from examsite.redis_target import BadRedisSetting, RedisTarget, Sentinels, host_ports, url_from_parts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -137,9 +138,31 @@ STORAGES = {
     },
 }
 
-# --- Redis: timers and the channel layer ------------------------------------------------
-REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/1")
+# --- Redis: timers, the channel layer, the cache (README, "Configuration" and "Running at scale") ---
+
+
+def _redis_setting(build):
+    """A Redis value built from the environment; a malformed one stops start-up naming the variable."""
+    try:
+        return build()
+    except BadRedisSetting as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+
+
+# Sentinel: every Redis client of the project asks these for the primary of REDIS_SENTINEL_MASTER.
+REDIS_SENTINELS = _redis_setting(lambda: host_ports(env("REDIS_SENTINELS", default=""), variable="REDIS_SENTINELS"))
+REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="mymaster")
+REDIS_SENTINEL_PASSWORD = env("REDIS_SENTINEL_PASSWORD", default="")
+# The design document's variables when REDIS_URL is unset. Under Sentinel the host is the master's
+# name (never dialled: the URLs then give only the database and the password).
+REDIS_URL = env("REDIS_URL", default="") or url_from_parts(
+    host=env("REDIS_HOST", default=REDIS_SENTINEL_MASTER if REDIS_SENTINELS else "127.0.0.1"),
+    port=env.int("REDIS_PORT", default=6379),
+    password=env("REDIS_PASSWORD", default=""),
+    db=env.int("REDIS_DB", default=1),
+)
 TIMER_KEY_PREFIX = env("TIMER_KEY_PREFIX", default="exam:timer:")
+_sentinels = Sentinels(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) if REDIS_SENTINELS else None
 
 
 def _same_server_db(url: str, db: int) -> str:
@@ -153,16 +176,21 @@ def _same_server_db(url: str, db: int) -> str:
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": env("CACHE_URL", default=_same_server_db(REDIS_URL, 3)),
         "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="examtimer"),
         # Short: a login must not hang on a dead Redis (the throttle then lets it through).
         # Retries and health checks ride over a Redis restart (examsite/redis_pools.py).
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1, **sync_pool_options()},
+        **RedisTarget(env("CACHE_URL", default=_same_server_db(REDIS_URL, 3)), _sentinels).cache(
+            socket_connect_timeout=1, socket_timeout=1, **sync_pool_options()
+        ),
     }
 }
 
 # The layer has its own database: its expiring keys must never reach the expiry listener.
 CHANNEL_LAYER_URL = env("CHANNEL_LAYER_URL", default=_same_server_db(REDIS_URL, 2))
+# channels-redis's own sharding: groups and channels spread over several standalone servers
+# (it cannot run on Redis Cluster: a group send runs one script over keys of many slots).
+CHANNEL_LAYER_HOSTS = env.list("CHANNEL_LAYER_HOSTS", default=[])
+_layer_targets = [RedisTarget(url) for url in CHANNEL_LAYER_HOSTS] or [RedisTarget(CHANNEL_LAYER_URL, _sentinels)]
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -172,7 +200,7 @@ CHANNEL_LAYERS = {
             # Retries and health checks (examsite/redis_pools.py): without them the first command on
             # each pooled connection after a Redis restart fails, and a socket whose receive fails
             # is closed (1011).
-            "hosts": [{"address": CHANNEL_LAYER_URL, "socket_timeout": 30, **layer_host_options()}],
+            "hosts": [target.layer_host(socket_timeout=30, **layer_host_options()) for target in _layer_targets],
             # A mass timeout sends one message per socket of a process at once; the
             # default capacity of 100 would drop most of them.
             "capacity": 20000,

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_turns_expired_events_on_keeping_other_flags(settings):
     with private_redis(settings, notify_keyspace_events="K$") as server:
-        assert ensure_expired_events() == "turned on with CONFIG SET"
+        assert ensure_expired_events() == f"turned on with CONFIG SET at 127.0.0.1:{server.port}"
         flags = server.client().config_get("notify-keyspace-events")["notify-keyspace-events"]
         assert set(flags) >= {"K", "$", "E", "x"}
 
@@ -67,15 +67,15 @@ def test_refuses_to_start_when_events_are_off_and_config_is_forbidden():
             timeout=60,
         )
     assert result.returncode != 0
-    assert "does not publish expired-key events" in result.stderr
+    assert f"Redis at 127.0.0.1:{server.port} does not publish expired-key events" in result.stderr
     assert "notify-keyspace-events" in result.stderr
     assert "E and x" in result.stderr
     assert "parameter group" in result.stderr  # says where to set it on managed Redis
 
 
 def test_starts_without_config_when_the_operator_turned_events_on(settings):
-    with private_redis(settings, extra_args=CONFIG_FORBIDDEN):
-        assert ensure_expired_events().startswith("confirmed by a probe key")
+    with private_redis(settings, extra_args=CONFIG_FORBIDDEN) as server:
+        assert ensure_expired_events().startswith(f"confirmed by a probe key at 127.0.0.1:{server.port}")
 
 
 def test_stops_cleanly_on_sigterm():

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import redis
-from django.conf import settings
+import redis.retry
+from redis.backoff import NoBackoff
 
 from attempts import timer
+from examsite import redis_target
 
 # Pings on an idle subscription: finds a dead connection (no RST, e.g. a failed-over host).
 HEALTH_CHECK_SECONDS = 10
@@ -19,6 +21,7 @@ class ExpiredKeyListener:
         self._pubsub: redis.client.PubSub | None = None
         # Held for the pub/sub's lifetime: a collected client closes its pool, and with it the subscription.
         self._client: redis.Redis | None = None
+        self.node = ""  # host:port of the server subscribed to (under Sentinel: the primary of the moment)
 
     @property
     def connected(self) -> bool:
@@ -29,19 +32,25 @@ class ExpiredKeyListener:
         self.close()
         # No socket timeout: a subscription is silent while nothing expires, and a read
         # timeout would tear it down every few seconds. Waiting is bounded by get_message.
-        client = redis.Redis.from_url(
-            settings.REDIS_URL,
+        # No retry either: redis-py would reconnect a broken subscription by itself and resubscribe,
+        # under Sentinel on a new primary, unseen by the worker, which must then check that primary's
+        # notify-keyspace-events and sweep what was lost meanwhile. A broken connection is the worker's to see.
+        client = redis_target.timers().sync_client(
             socket_timeout=None,
             socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
             socket_keepalive=True,
             health_check_interval=HEALTH_CHECK_SECONDS,
             decode_responses=True,
+            retry=redis.retry.Retry(NoBackoff(), 0),
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(timer.expired_channel())
+            connection = pubsub.connection
+            self.node = f"{connection.host}:{connection.port}" if connection is not None else ""
         except Exception:
             pubsub.close()
+            client.close()
             raise
         self._client, self._pubsub = client, pubsub
 

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 PROBE_WAIT_SECONDS = 2.0
 
 HOW_TO_ENABLE = (
-    "Set notify-keyspace-events to include E and x (for example 'Ex') on the Redis server of REDIS_URL: "
+    "Set notify-keyspace-events to include E and x (for example 'Ex') on that Redis server, and under Sentinel "
+    "on every server that can become the primary: "
     "in redis.conf ('notify-keyspace-events Ex'), with 'redis-cli CONFIG SET notify-keyspace-events Ex' "
     "(add 'CONFIG REWRITE' to keep it across restarts), or, on managed Redis that forbids CONFIG, in the "
     "service's own settings (AWS ElastiCache: the cluster's parameter group; Azure Cache for Redis: "
@@ -29,19 +30,24 @@ class NotificationsUnavailable(Exception):
 
 
 def ensure_expired_events() -> str:
-    """Turn expired-key events on if needed; returns how they were found on, raises NotificationsUnavailable."""
+    """Turn expired-key events on if needed; returns how they were found on, and on which server (host:port).
+
+    Raises NotificationsUnavailable naming the server. Under Sentinel the server is the primary of the
+    moment: CONFIG SET is not replicated, so the worker calls this again after every failover.
+    """
+    node = timer.node()
     try:
         if timer.notifications_enabled():
-            return "already on"
+            return f"already on at {node}"
         timer.enable_notifications()
-        return "turned on with CONFIG SET"
+        return f"turned on with CONFIG SET at {node}"
     except redis.ResponseError as exc:
         # CONFIG is renamed or forbidden (managed Redis): the operator may have set the flags
         # in the service's console, so ask Redis itself whether it sends the events.
         if probe_expired_events():
-            return f"confirmed by a probe key (CONFIG unavailable: {exc})"
+            return f"confirmed by a probe key at {node} (CONFIG unavailable: {exc})"
         raise NotificationsUnavailable(
-            f"Redis does not publish expired-key events, and CONFIG is refused ({exc}). {HOW_TO_ENABLE}"
+            f"Redis at {node} does not publish expired-key events, and CONFIG is refused ({exc}). {HOW_TO_ENABLE}"
         ) from exc
 
 

@@ -75,7 +75,9 @@ class ExpiryWorker:
             try:
                 how = notifications.ensure_expired_events()
             except (timer.TimerUnavailable, *timer.REDIS_ERRORS) as exc:
-                logger.warning("Redis unreachable at start-up (%s); retrying in %.1f s", exc, backoff)
+                logger.warning(
+                    "Redis at %s unreachable at start-up (%s); retrying in %.1f s", timer.node(), exc, backoff
+                )
                 self.stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
@@ -139,8 +141,9 @@ class ExpiryWorker:
             self._backoff = min(self._backoff * 2, MAX_BACKOFF_SECONDS)
             return
         self._backoff = 0.5
-        # Events sent while we were not subscribed are gone, and Redis may have restarted
-        # (losing keys, and the CONFIG SET of notify-keyspace-events unless it was saved).
+        logger.info("subscribed to expired-key events at %s", self._listener.node)
+        # Events sent while we were not subscribed are gone, and Redis may have restarted or failed
+        # over (losing keys, and the CONFIG SET of notify-keyspace-events, which is not replicated).
         self._next_sweep = 0.0
         self._next_restore = 0.0
         if self._subscribed_before:
@@ -163,10 +166,20 @@ class ExpiryWorker:
         run_id = self._guarded("restore", restorer.redis_run_id)
         now = time.monotonic()
         if run_id is not None and run_id != self._run_id:
-            if self._run_id is not None:
-                logger.warning("Redis restarted (run_id %s -> %s): restoring timers", self._run_id, run_id)
-                self._guarded("notifications check", self._recheck_notifications)
-            self._run_id = run_id
+            previous, self._run_id = self._run_id, run_id
+            if previous is not None:
+                logger.warning(
+                    "Redis at %s is a new server (run_id %s -> %s: restart or failover): restoring timers",
+                    timer.node(),
+                    previous,
+                    run_id,
+                )
+                # Under Sentinel the subscription may still be on the old primary (demoted, sending nothing):
+                # subscribe again, to the server of this run_id; that also checks its flags and sweeps.
+                self._listener.close()
+                self._connect_listener()
+                if not self._listener.connected:
+                    self._guarded("notifications check", self._recheck_notifications)
             self._next_restore = 0.0
         if now < self._next_restore:
             return
