@@ -116,6 +116,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
     parser.add_argument("--profile", action="store_true", help="py-spy folded stacks of every server process")
     parser.add_argument(
+        "--throughput-before",
+        type=Path,
+        default=None,
+        help="another checkout (an earlier commit) whose daphne runs the same closed loops in the same run",
+    )
+    parser.add_argument(
         "--profile-windows",
         action="store_true",
         help="py-spy (--gil) of daphne during each closed-loop window of the throughput phase, one file each",
@@ -274,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                 burst=args.starts,
                 burst_seconds=args.start_seconds,
                 profile=args.profile_windows,
+                before=args.throughput_before,
             )
             log(f"throughput: {json.dumps(run['throughput'])}")
         if "recovery" in phases:

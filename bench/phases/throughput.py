@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from django.conf import settings
 
 from attempts.models import Attempt
 from bench import seed
+from bench.phases.connects import revision_of
 from bench.phases.harness import Bench, tokens_for
 from bench.phases.rest import start_burst
 from bench.stack import ROOT
@@ -67,6 +69,21 @@ def _closed(
     }
 
 
+def _closed_pair(bench: Bench, web, users: list[int], concurrency: int, seconds: float, *, name: str, profile: bool):
+    """The bare page, then starts by fresh students (a new exam), closed loop on one process: their rates."""
+    tokens = tokens_for(users)
+    exam_id = seed.exam(f"bench throughput {name}")
+    try:
+        bare_requests = [["GET", BARE_PATH, tokens[0]]] * len(users)
+        bare = _closed(bench, web, f"{name}-bare", bare_requests, concurrency, seconds, profile=profile)
+        starts_requests = [["POST", f"/api/exam/timer/start/{exam_id}/", token] for token in tokens]
+        starts = _closed(bench, web, f"{name}-starts", starts_requests, concurrency, seconds, profile=profile)
+        starts["attempts_created"] = Attempt.objects.filter(exam_id=exam_id).count()
+    finally:
+        bench.drop_exam(exam_id)
+    return {"bare": bare, "starts": starts, "ratio": starts["requests_per_second"] / bare["requests_per_second"]}
+
+
 def throughput(
     bench: Bench,
     *,
@@ -76,30 +93,37 @@ def throughput(
     burst_seconds: float,
     max_rate: int = 600,
     profile: bool = False,
+    before: Path | None = None,
 ) -> dict:
+    """Ours (and `before`, another checkout, in the same run), each on a fresh process; then the burst on ours,
+    on one process and on two."""
     bench.log(f"throughput: {concurrency} closed-loop clients, {seconds:.0f} s bare then starts; then {burst} starts")
     env = _production_env(bench)
-    web = bench.stack.start_web("web-throughput", bench.product_app, env=env)
-    web.watch_as = "daphne"
-    bench.monitor.watch("daphne", web.process.pid)
-    exam_id = seed.exam("bench throughput")
-    try:
-        users = seed.users(int(max_rate * seconds))  # one new student per start: each is a new attempt
-        tokens = tokens_for(users)
-        bare_requests = [["GET", BARE_PATH, tokens[0]]] * len(users)
-        bare = _closed(bench, web, "bare", bare_requests, concurrency, seconds, profile=profile)
-        starts_requests = [["POST", f"/api/exam/timer/start/{exam_id}/", token] for token in tokens]
-        starts = _closed(bench, web, "starts-closed", starts_requests, concurrency, seconds, profile=profile)
-        starts["attempts_created"] = Attempt.objects.filter(exam_id=exam_id).count()
-        open_loop = start_burst(bench, [web], burst, burst_seconds)
-    finally:
-        bench.drop_exam(exam_id)
-        bench.drop_web(web)
-    return {
-        "concurrency": concurrency,
-        "seconds": seconds,
-        "bare": bare,
-        "starts": starts,
-        "ratio": starts["requests_per_second"] / bare["requests_per_second"],
-        "burst": {k: v for k, v in open_loop.items() if k != "latency_samples"},
-    }
+    users = seed.users(int(max_rate * seconds))  # one new student per start: each is a new attempt
+    designs = {}
+    for label, cwd in [("ours", None)] + ([(f"before ({revision_of(before)})", before)] if before else []):
+        web = bench.stack.start_web("web-throughput", bench.product_app, env=env, cwd=cwd)
+        web.watch_as = "daphne"
+        bench.monitor.watch("daphne", web.process.pid)
+        try:
+            name = "ours" if cwd is None else "before"
+            designs[label] = _closed_pair(bench, web, users, concurrency, seconds, name=name, profile=profile)
+            if cwd is None:
+                designs[label]["burst"] = _burst(bench, [web], burst, burst_seconds)
+                # "If one process cannot, show the limit and meet it on two" (issue 12): the same burst on two.
+                second = bench.stack.start_web("web-throughput-2", bench.product_app, env=env)
+                second.watch_as = "daphne-2"
+                bench.monitor.watch("daphne-2", second.process.pid)
+                try:
+                    designs[label]["burst_two"] = _burst(bench, [web, second], burst, burst_seconds)
+                finally:
+                    bench.drop_web(second)
+        finally:
+            bench.drop_web(web)
+    ours = designs["ours"]
+    return {"concurrency": concurrency, "seconds": seconds, **ours, "designs": designs}
+
+
+def _burst(bench: Bench, webs: list, burst: int, burst_seconds: float) -> dict:
+    open_loop = start_burst(bench, webs, burst, burst_seconds)
+    return {k: v for k, v in open_loop.items() if k != "latency_samples"}

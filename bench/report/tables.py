@@ -254,6 +254,50 @@ def _connects(r: dict) -> list[str]:
     )
 
 
+def _throughput(r: dict) -> list[str]:
+    designs = r.get("designs") or {"ours": r}
+    header = (
+        "daphne",
+        "`/login/` req/s (p50 / p99 ms)",
+        "starts/s (p50 / p99 ms)",
+        "ratio",
+        "daphne CPU bare / starts",
+    )
+    rows = [
+        (
+            label,
+            f"{d['bare']['requests_per_second']:,.0f} ({ms(d['bare']['latency']['p50'])} / "
+            f"{ms(d['bare']['latency']['p99'])})",
+            f"{d['starts']['requests_per_second']:,.0f} ({ms(d['starts']['latency']['p50'])} / "
+            f"{ms(d['starts']['latency']['p99'])})",
+            f"{d['ratio']:.2f}",
+            f"{d['bare']['cpu'].get('daphne', 0):.0%} / {d['starts']['cpu'].get('daphne', 0):.0%}",
+        )
+        for label, d in designs.items()
+    ]
+    bursts = [
+        (processes, b)
+        for processes, key in (("1", "burst"), ("2", "burst_two"))
+        if (b := designs.get("ours", {}).get(key) or (r.get("burst") if key == "burst" else None))
+    ]
+    lines = section(
+        f"### 8. Start throughput: one production-mode daphne (DEBUG=0), {r['concurrency']} clients in a closed "
+        f"loop for {r['seconds']:.0f} s each",
+        header,
+        rows,
+        "Each design on a fresh process, one after the other in this run: first `/login/` (a template, no "
+        "database), then `POST start` by students who have no attempt yet (each a new attempt). Ratio: starts/s "
+        "over `/login/` req/s of the same process.",
+    )
+    if bursts:
+        lines += section(
+            "**Open-loop start burst**, ours: a new connection per start, evenly over the window",
+            ("processes", "starts / seconds", "p50 / p99 / max (ms)", "errors"),
+            [(n, f"{b['count']:,} / {b['seconds']:.0f}", spread(b["latency"]), str(b["errors"])) for n, b in bursts],
+        )
+    return lines
+
+
 def _codes(closes: dict) -> str:
     codes = ", ".join(f"{code}: {n:,}" for code, n in sorted(closes["codes"].items()))
     return f"{closes['closed']:,} ({codes or 'none'}); {closes['reopened']:,} reopened"
@@ -351,6 +395,7 @@ SECTIONS = (
     ("side_by_side", _side_by_side),
     ("extend", _extend),
     ("connects", _connects),
+    ("throughput", _throughput),
     ("recovery", _recovery),
 )
 
