@@ -30,13 +30,29 @@ UNVERIFIED = "unverified (CONFIG GET refused)"
 
 def _redis() -> tuple[str, str]:
     try:
-        timer.ping()
-        notifications = "ok" if timer.notifications_enabled() else "off"
-        return "ok", notifications
+        # Each timer server by name (every primary of a cluster): the operator learns which one is wrong.
+        nodes = timer.nodes()
+        down = [f"{name} {exc}" for name, exc in _unanswered(nodes)]
+        if down:
+            return f"error: {'; '.join(down)}", "unknown"
+        off = timer.nodes_without_notifications()
+        if not off:
+            return "ok", "ok"
+        return "ok", f"off on {', '.join(off)}" if timer.on_cluster() else "off"
     except redis.ResponseError:
         return "ok", UNVERIFIED
-    except timer.TimerUnavailable as exc:
+    except (timer.TimerUnavailable, *timer.REDIS_ERRORS) as exc:
         return f"error: {exc}", "unknown"
+
+
+def _unanswered(nodes) -> list[tuple[str, Exception]]:
+    failed = []
+    for name, node in nodes:
+        try:
+            node.ping()
+        except timer.REDIS_ERRORS as exc:
+            failed.append((name, exc))
+    return failed
 
 
 @require_GET

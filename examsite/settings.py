@@ -140,6 +140,10 @@ STORAGES = {
 # --- Redis: timers and the channel layer ------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/1")
 TIMER_KEY_PREFIX = env("TIMER_KEY_PREFIX", default="exam:timer:")
+# Timers and the presence registry on a Redis Cluster instead (`host:port,...`, any nodes of it: the
+# rest are discovered); the channel layer and the cache stay on REDIS_URL (channels-redis does not
+# run on a cluster). README, "Running at scale".
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
 
 
 def _same_server_db(url: str, db: int) -> str:
