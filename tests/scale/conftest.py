@@ -20,7 +20,9 @@ def timers_on_cluster(settings) -> Iterator[Callable[..., RedisClusterNodes]]:
     def start(*, primaries: int = 3, replicas: int = 0) -> RedisClusterNodes:
         nodes = RedisClusterNodes(primaries=primaries, replicas=replicas).start()
         started.append(nodes)
-        settings.REDIS_CLUSTER_NODES = nodes.names[:1]  # one startup node: the client finds the others
+        settings.REDIS_CLUSTER_NODES = (
+            nodes.names
+        )  # every node, as a deployment lists them: any one that answers finds the rest
         return nodes
 
     yield start
