@@ -38,7 +38,9 @@ def ensure_expired_events() -> str:
         off = timer.nodes_without_notifications()
         if off or timer.on_cluster():  # on a cluster the replicas too, which a failover may promote
             timer.enable_notifications()
-        return f"turned on with CONFIG SET on {', '.join(off)}" if off else "already on"
+        if not off:
+            return "already on"
+        return f"turned on with CONFIG SET on {', '.join(off)}" if timer.on_cluster() else "turned on with CONFIG SET"
     except redis.ResponseError as exc:
         # CONFIG is renamed or forbidden (managed Redis): the operator may have set the flags
         # in the service's console, so ask Redis itself whether it sends the events.
