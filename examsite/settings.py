@@ -163,6 +163,10 @@ REDIS_URL = env("REDIS_URL", default="") or url_from_parts(
 )
 TIMER_KEY_PREFIX = env("TIMER_KEY_PREFIX", default="exam:timer:")
 _sentinels = Sentinels(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) if REDIS_SENTINELS else None
+# Timers and the presence registry on a Redis Cluster instead (`host:port,...`, any nodes of it: the
+# rest are discovered); the channel layer and the cache stay on REDIS_URL (channels-redis does not
+# run on a cluster). README, "Running at scale".
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
 
 
 def _same_server_db(url: str, db: int) -> str:
