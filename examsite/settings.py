@@ -188,6 +188,18 @@ CHANNEL_LAYERS = {
 # connections (examsite/concurrency.py).
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
 
+# Per-user budgets of the REST routes, `<requests>/<seconds>s` in fixed windows shared by every
+# process (attempts/rate_limits.py), or `off`. Sized from what the exam page itself sends, with
+# three tabs open (README, "Fair share"): the page never meets them; a client that loops does.
+RATE_LIMITS = {
+    "start": env("RATE_LIMIT_START", default="20/60s"),  # start, resume and own attempts: a page load each
+    "remaining": env("RATE_LIMIT_REMAINING", default="40/10s"),  # end checks ~1/s per tab for a few seconds
+    "questions": env("RATE_LIMIT_QUESTIONS", default="30/60s"),  # a page load or a reconnect each
+    "answer": env("RATE_LIMIT_ANSWER", default="60/10s"),  # clicks, and failed saves sent again together
+    "submit": env("RATE_LIMIT_SUBMIT", default="10/60s"),
+    "staff": env("RATE_LIMIT_STAFF", default="100/10s"),  # the console: rows, audit trails read per event
+}
+
 # Threads (each with its persistent database connection) that the sockets' reads run on
 # (realtime/db.py): connects overlap their round trips instead of queuing on one thread.
 SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=4)
