@@ -12,6 +12,7 @@ through (as the login throttle does), with one log line per outage second.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import re
@@ -42,6 +43,9 @@ if ttl < 0 then
 end
 return {n, ttl}
 """
+
+# KEYS[1] a counter. Answers [its count (0 if none), ms left of its window].
+_PEEK = "return {tonumber(redis.call('GET', KEYS[1]) or 0), redis.call('PTTL', KEYS[1])}"
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*s\s*$")
 
@@ -101,6 +105,14 @@ def _client() -> redis.asyncio.Redis:
 _outage_logged_at = {"at": -math.inf}
 
 
+def _log_outage(exc: Exception) -> None:
+    """One line a second while the cache's Redis is away, not one per request."""
+    now = time.monotonic()
+    if now - _outage_logged_at["at"] >= 1.0:
+        _outage_logged_at["at"] = now
+        logger.warning("rate limits skipped, cache unreachable: %s", exc)
+
+
 async def ahit(scope: str, user_id) -> Verdict:
     """Count one request of `user_id` against `scope`'s budget; refused once the window's budget is spent."""
     budget = budget_of(scope)
@@ -109,11 +121,41 @@ async def ahit(scope: str, user_id) -> Verdict:
     try:
         count, ms_left = await _client().eval(_HIT, 1, key_for(scope, user_id), budget.seconds * 1000)
     except REDIS_ERRORS as exc:
-        now = time.monotonic()
-        if now - _outage_logged_at["at"] >= 1.0:
-            _outage_logged_at["at"] = now
-            logger.warning("rate limits skipped, cache unreachable: %s", exc)
+        _log_outage(exc)
         return Verdict(allowed=True)
     if int(count) <= budget.requests:
         return Verdict(allowed=True)
     return Verdict(allowed=False, retry_after=max(1, math.ceil(int(ms_left) / 1000)))
+
+
+# --- sockets refused for their token or ids, per client address ----------------------------
+
+
+def _refusals_key(address: str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:rate:ws_refused:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
+async def arefusals_wait(address: str) -> int:
+    """Seconds until `address` may connect sockets again after too many refusals; 0 when it may now."""
+    budget = parse(settings.SOCKET_REFUSAL_RATE)
+    if budget is None:
+        return 0
+    try:
+        with_ttl = await _client().eval(_PEEK, 1, _refusals_key(address))
+    except REDIS_ERRORS as exc:
+        _log_outage(exc)
+        return 0
+    count, ms_left = int(with_ttl[0]), int(with_ttl[1])
+    return max(1, math.ceil(ms_left / 1000)) if count >= budget.requests else 0
+
+
+async def arecord_refusal(address: str) -> None:
+    """Count one socket of `address` refused for its token or ids (4401, 4403, 4404)."""
+    budget = parse(settings.SOCKET_REFUSAL_RATE)
+    if budget is None:
+        return
+    try:
+        await _client().eval(_HIT, 1, _refusals_key(address), budget.seconds * 1000)
+    except REDIS_ERRORS as exc:
+        _log_outage(exc)

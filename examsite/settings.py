@@ -200,6 +200,16 @@ RATE_LIMITS = {
     "staff": env("RATE_LIMIT_STAFF", default="100/10s"),  # the console: rows, audit trails read per event
 }
 
+# Sockets open at once, counted across every process (attempts/socket_caps.py); the next is closed 4429.
+# 3 per attempt: two tabs (or a laptop and a phone) and one reconnect in flight whose old socket the
+# server has not seen close yet. Per user: two such attempts open (two exams); proctors watch exams in tabs.
+SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=3)
+SOCKETS_PER_STUDENT = env.int("SOCKETS_PER_STUDENT", default=6)
+SOCKETS_PER_PROCTOR = env.int("SOCKETS_PER_PROCTOR", default=10)
+# Connects refused 4401/4403/4404 per client address (NUM_PROXIES) before every connect from it is
+# refused 4429 until the window ends: a token or id guesser is slowed down as the login throttle does.
+SOCKET_REFUSAL_RATE = env("SOCKET_REFUSAL_RATE", default="60/60s")
+
 # Threads (each with its persistent database connection) that the sockets' reads run on
 # (realtime/db.py): connects overlap their round trips instead of queuing on one thread.
 SOCKET_DB_THREADS = env.int("SOCKET_DB_THREADS", default=4)
