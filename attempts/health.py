@@ -32,13 +32,27 @@ def _redis() -> tuple[str, str]:
     # A failure names the server (host:port; under Sentinel the primary of the moment, or what the
     # sentinels said): with several Redis servers, "off" alone does not say which one to fix.
     try:
-        timer.ping()
-        notifications = "ok" if timer.notifications_enabled() else f"off at {timer.node()}"
-        return "ok", notifications
+        # Each timer server by name (every primary of a cluster): the operator learns which one is wrong.
+        nodes = timer.nodes()
+        down = [f"{name}: {exc}" for name, exc in _unanswered(nodes)]
+        if down:
+            return f"error at {'; '.join(down)}", "unknown"
+        off = timer.nodes_without_notifications()
+        return "ok", "ok" if not off else f"off at {', '.join(off)}"
     except redis.ResponseError:
         return "ok", UNVERIFIED
-    except timer.TimerUnavailable as exc:
+    except (timer.TimerUnavailable, *timer.REDIS_ERRORS) as exc:
         return f"error at {timer.node()}: {exc}", "unknown"
+
+
+def _unanswered(nodes) -> list[tuple[str, Exception]]:
+    failed = []
+    for name, node in nodes:
+        try:
+            node.ping()
+        except timer.REDIS_ERRORS as exc:
+            failed.append((name, exc))
+    return failed
 
 
 @require_GET

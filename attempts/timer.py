@@ -20,10 +20,18 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from attempts import redis_cluster
 from examsite import redis_target
 from examsite.redis_pools import async_pool_options, sync_pool_options
 
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# On a cluster also: a slot with no primary during a failover (CLUSTERDOWN, TRYAGAIN, not covered).
+REDIS_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
+)
 # Short: a student's request must not hang on a dead Redis; callers fall back to deadline_at.
 SOCKET_TIMEOUT_SECONDS = 2.0
 
@@ -42,14 +50,36 @@ def _client_for(target: redis_target.RedisTarget) -> redis.Redis:
     )
 
 
-def client() -> redis.Redis:
-    """The Redis client of the timer database (one pool per process; under Sentinel, the current primary's)."""
+def _cluster_nodes() -> tuple[str, ...]:
+    return tuple(settings.REDIS_CLUSTER_NODES)
+
+
+def on_cluster() -> bool:
+    """True when the timers live on a Redis Cluster (`REDIS_CLUSTER_NODES`), not one Redis."""
+    return bool(settings.REDIS_CLUSTER_NODES)
+
+
+def client() -> redis.Redis | redis.cluster.RedisCluster:
+    """The Redis client of the timer database (one pool per process): one server's (under Sentinel, the
+    current primary's) or a cluster's."""
+    if on_cluster():
+        return redis_cluster.client_for(_cluster_nodes(), SOCKET_TIMEOUT_SECONDS)
     return _client_for(redis_target.timers())
 
 
 def node() -> str:
-    """`host:port` of the Redis server the timers are on now, for messages that must name it; never raises."""
+    """`host:port` of the Redis server the timers are on now (a cluster: its nodes as configured), for
+    messages that must name it; never raises."""
+    if on_cluster():
+        return ",".join(_cluster_nodes())
     return redis_target.node_of(client())
+
+
+def nodes() -> list[tuple[str, redis.Redis]]:
+    """(host:port, its client) of every server that holds timers: the one Redis, or each cluster primary."""
+    if on_cluster():
+        return redis_cluster.primaries(client())
+    return [(node(), client())]
 
 
 def key_for(attempt_id: int) -> str:
@@ -147,9 +177,14 @@ _async_clients: weakref.WeakKeyDictionary[
 ] = weakref.WeakKeyDictionary()
 
 
-def async_client() -> redis.asyncio.Redis:
+def async_client() -> redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster:
     """The asyncio Redis client of the timer database, for the running event loop."""
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    if on_cluster():
+        name = ",".join(_cluster_nodes())
+        if name not in per_loop:
+            per_loop[name] = redis_cluster.async_client_for(_cluster_nodes(), SOCKET_TIMEOUT_SECONDS)
+        return per_loop[name]
     target = redis_target.timers()
     if target not in per_loop:
         per_loop[target] = target.async_client(
@@ -173,7 +208,8 @@ class TimeLeft(NamedTuple):
 # All the TTLs in one command: a pipeline of 10,000 PTTLs cost 121 ms of the event loop's CPU in
 # redis-py (packing 10,000 commands, parsing 10,000 replies), this 14 ms (bench/README.md, "Ticks"): one
 # string back, split in C, instead of an array of 10,000 replies. -2: no key, -1: no TTL (as PTTL).
-# Standalone Redis and Sentinel only: on a Redis Cluster the keys of one script must share a slot.
+# Standalone Redis and Sentinel only: on a Redis Cluster the keys of one script must share a slot, so
+# there it is one script per primary (`redis_cluster.apttl_many`).
 _PTTL_MANY_SCRIPT = """
 local ttls = {}
 for i, key in ipairs(KEYS) do ttls[i] = redis.call('PTTL', key) end
@@ -186,6 +222,8 @@ _PTTL_MANY_SHA = hashlib.sha1(_PTTL_MANY_SCRIPT.encode()).hexdigest()
 
 async def _pttl_many(ids: list[int]) -> list[int]:
     client, keys = async_client(), [key_for(attempt_id) for attempt_id in ids]
+    if on_cluster():
+        return await redis_cluster.apttl_many(client, keys)
     try:
         reply = await client.evalsha(_PTTL_MANY_SHA, len(keys), *keys)
     except redis.exceptions.NoScriptError:  # a restarted or flushed Redis forgot it: EVAL caches it again
@@ -228,6 +266,8 @@ async def aremaining_many(attempt_ids: Iterable[int], *, as_of: float | None = N
 # Longest a hold can outlive a request whose process died before releasing it. Longer than any
 # request waits in a queue; a crashed process delays the attempts it held by at most this.
 HOLD_TTL_MS = 60_000
+# INCR and its TTL in one step, one key per script (a MULTI over many keys is refused on a cluster).
+_HOLD_SCRIPT = "local n = redis.call('INCR', KEYS[1]) redis.call('PEXPIRE', KEYS[1], ARGV[1]) return n"
 # DECR, and DEL at zero, in one step: a hold taken between the two must not be deleted.
 _RELEASE_SCRIPT = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end return n"
 
@@ -235,10 +275,7 @@ _RELEASE_SCRIPT = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.ca
 async def ahold(attempt_id: int) -> None:
     """Count one more request for the attempt in flight (INCR with a TTL, one round trip)."""
     try:
-        async with async_client().pipeline(transaction=True) as pipe:
-            pipe.incr(hold_key(attempt_id))
-            pipe.pexpire(hold_key(attempt_id), HOLD_TTL_MS)
-            await pipe.execute()
+        await async_client().eval(_HOLD_SCRIPT, 1, hold_key(attempt_id), HOLD_TTL_MS)
     except (*REDIS_ERRORS, OSError) as exc:
         raise TimerUnavailable(str(exc)) from exc
 
@@ -257,10 +294,10 @@ def hold_many(attempt_ids: Iterable[int]) -> None:
     ids = list(attempt_ids)
     if not ids:
         return
-    pipe = client().pipeline(transaction=True)
+    pipe = client().pipeline(transaction=False)
     for attempt_id in ids:
-        pipe.incr(hold_key(attempt_id))
-        pipe.pexpire(hold_key(attempt_id), HOLD_TTL_MS)
+        # execute_command, not eval(): a cluster pipeline has no eval() (it routes EVAL by its key all the same).
+        pipe.execute_command("EVAL", _HOLD_SCRIPT, 1, hold_key(attempt_id), HOLD_TTL_MS)
     pipe.execute()
 
 
@@ -272,7 +309,7 @@ def release_many(attempt_ids: Iterable[int]) -> None:
         return
     pipe = client().pipeline(transaction=False)
     for attempt_id in ids:
-        pipe.eval(_RELEASE_SCRIPT, 1, hold_key(attempt_id))
+        pipe.execute_command("EVAL", _RELEASE_SCRIPT, 1, hold_key(attempt_id))
     pipe.execute()
 
 
@@ -304,26 +341,55 @@ def clear_many(attempt_ids: Iterable[int]) -> None:
 
 @_guarded
 def ping() -> bool:
-    """True when Redis answers."""
-    return bool(client().ping())
+    """True when Redis answers (every primary, on a cluster)."""
+    return all(node.ping() for _, node in nodes())
+
+
+@_guarded
+def refresh_topology() -> bool:
+    """On a cluster: reload who owns the slots; True when the primaries changed (a failover). False on one Redis."""
+    return on_cluster() and redis_cluster.refresh_topology(client())
 
 
 def expired_channel() -> str:
     """The keyspace-notification channel on which Redis announces expired timer keys."""
+    if on_cluster():
+        return "__keyevent@0__:expired"  # a cluster has database 0 only
     db = client().connection_pool.connection_kwargs.get("db", 0)
     return f"__keyevent@{db}__:expired"
 
 
+def _flags(node: redis.Redis) -> str:
+    return node.config_get("notify-keyspace-events").get("notify-keyspace-events", "")
+
+
 @_guarded
+def nodes_without_notifications() -> list[str]:
+    """host:port of each timer server (each primary) that does not publish expired-key events (E and x)."""
+    return [name for name, node in nodes() if not ("E" in (f := _flags(node)) and ("x" in f or "A" in f))]
+
+
 def notifications_enabled() -> bool:
-    """True when Redis publishes expired-key events (`notify-keyspace-events` has E and x)."""
-    flags = client().config_get("notify-keyspace-events").get("notify-keyspace-events", "")
-    return "E" in flags and ("x" in flags or "A" in flags)
+    """True when every timer server publishes expired-key events (`notify-keyspace-events` has E and x)."""
+    return not nodes_without_notifications()
 
 
 @_guarded
 def enable_notifications() -> None:
-    """Turn expired-key events on, keeping the flags already set; raises where CONFIG is forbidden."""
-    flags = client().config_get("notify-keyspace-events").get("notify-keyspace-events", "")
-    wanted = "".join(sorted(set(flags) | {"E", "x"}))
-    client().config_set("notify-keyspace-events", wanted)
+    """Turn expired-key events on, keeping the flags already set; raises where CONFIG is forbidden.
+
+    On a cluster on every primary, and on each replica that answers: a replica that a failover
+    promotes sends events only if its own flags are on (the expiry worker checks again after each).
+    """
+    for _, node in nodes():
+        _add_expired_flags(node)
+    if on_cluster():
+        for _, node in redis_cluster.replicas(client()):
+            try:
+                _add_expired_flags(node)
+            except (*REDIS_ERRORS, redis.ResponseError):
+                pass  # a replica that is down (or refuses CONFIG) is checked again when it is promoted
+
+
+def _add_expired_flags(node: redis.Redis) -> None:
+    node.config_set("notify-keyspace-events", "".join(sorted(set(_flags(node)) | {"E", "x"})))

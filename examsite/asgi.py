@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from attempts.apis.fair_share import RateLimit  # noqa: E402
 from attempts.apis.holds import HoldDeadline  # noqa: E402
 from examsite.arrival import StampArrival  # noqa: E402
 from examsite.concurrency import ConcurrencyLimit  # noqa: E402
@@ -23,9 +24,12 @@ GC_THRESHOLDS = (100_000, 50, 100)
 
 application = ProtocolTypeRouter(
     {
-        # Held, then stamped, before the queue: a request that waits for a thread keeps its
+        # Refused past its user's budget before anything else (no body read, no hold, no slot);
+        # then held and stamped before the queue: a request that waits for a thread keeps its
         # arrival time, and its attempt is not timed out under it meanwhile.
-        "http": HoldDeadline(StampArrival(ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY))),
+        "http": RateLimit(
+            HoldDeadline(StampArrival(ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY)))
+        ),
         "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

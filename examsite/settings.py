@@ -163,6 +163,10 @@ REDIS_URL = env("REDIS_URL", default="") or url_from_parts(
 )
 TIMER_KEY_PREFIX = env("TIMER_KEY_PREFIX", default="exam:timer:")
 _sentinels = Sentinels(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PASSWORD) if REDIS_SENTINELS else None
+# Timers and the presence registry on a Redis Cluster instead (`host:port,...`, any nodes of it: the
+# rest are discovered); the channel layer and the cache stay on REDIS_URL (channels-redis does not
+# run on a cluster). README, "Running at scale".
+REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
 
 
 def _same_server_db(url: str, db: int) -> str:
@@ -215,6 +219,28 @@ CHANNEL_LAYERS = {
 # of its own); the rest wait in the event loop. Keeps a burst from exhausting the database's
 # connections (examsite/concurrency.py).
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
+
+# Per-user budgets of the REST routes, `<requests>/<seconds>s` in fixed windows shared by every
+# process (attempts/rate_limits.py), or `off`. Sized from what the exam page itself sends, with
+# three tabs open (README, "Fair share"): the page never meets them; a client that loops does.
+RATE_LIMITS = {
+    "start": env("RATE_LIMIT_START", default="20/60s"),  # start, resume and own attempts: a page load each
+    "remaining": env("RATE_LIMIT_REMAINING", default="40/10s"),  # end checks ~1/s per tab for a few seconds
+    "questions": env("RATE_LIMIT_QUESTIONS", default="30/60s"),  # a page load or a reconnect each
+    "answer": env("RATE_LIMIT_ANSWER", default="60/10s"),  # clicks, and failed saves sent again together
+    "submit": env("RATE_LIMIT_SUBMIT", default="10/60s"),
+    "staff": env("RATE_LIMIT_STAFF", default="100/10s"),  # the console: rows, audit trails read per event
+}
+
+# Sockets open at once, counted across every process (attempts/socket_caps.py); the next is closed 4429.
+# 3 per attempt: two tabs (or a laptop and a phone) and one reconnect in flight whose old socket the
+# server has not seen close yet. Per user: two such attempts open (two exams); proctors watch exams in tabs.
+SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=3)
+SOCKETS_PER_STUDENT = env.int("SOCKETS_PER_STUDENT", default=6)
+SOCKETS_PER_PROCTOR = env.int("SOCKETS_PER_PROCTOR", default=10)
+# Connects refused 4401/4403/4404 per client address (NUM_PROXIES) before every connect from it is
+# refused 4429 until the window ends: a token or id guesser is slowed down as the login throttle does.
+SOCKET_REFUSAL_RATE = env("SOCKET_REFUSAL_RATE", default="60/60s")
 
 # Threads (each with its persistent database connection) that the sockets' reads run on
 # (realtime/db.py): connects overlap their round trips instead of queuing on one thread.

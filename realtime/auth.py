@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from channels.middleware import BaseMiddleware
 from django.contrib.auth import get_user_model
+from rest_framework.settings import api_settings as drf_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -89,6 +90,20 @@ def token_from_scope(scope) -> str | None:
             if scheme.lower() == "bearer" and credential.strip():
                 return credential.strip()
     return None
+
+
+def client_address(scope) -> str:
+    """The connection's client address as DRF's throttles read it: the socket's peer, or with NUM_PROXIES
+    trusted proxies in front the address they put into `X-Forwarded-For` (never one the client wrote)."""
+    peer = (scope.get("client") or ("",))[0] or ""
+    forwarded = next((value for name, value in scope.get("headers", []) if name == b"x-forwarded-for"), None)
+    proxies = drf_settings.NUM_PROXIES
+    if proxies is None:  # DRF's own default: whatever the header says
+        return "".join(forwarded.decode("latin1").split()) if forwarded else peer
+    if proxies == 0 or forwarded is None:
+        return peer
+    hops = forwarded.decode("latin1").split(",")
+    return hops[-min(proxies, len(hops))].strip()
 
 
 class JWTAuthMiddleware(BaseMiddleware):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from attempts import access, audit, clock, errors, selectors
+from attempts import access, audit, clock, errors, selectors, socket_caps
 from attempts.models import Attempt
 from realtime import auth, frames, protocol
 from realtime.base_consumer import JWTSocketConsumer
@@ -114,6 +114,8 @@ class AttemptConsumer(JWTSocketConsumer):
             return
         if self.is_closed:  # the token ran out while we read
             return
+        if not await self.take_place(socket_caps.student_caps(attempt_id=self.attempt_id, user_id=self.user.pk)):
+            return
         await self.send_frame(
             frames.tick_frame(
                 self.attempt_id,
@@ -204,6 +206,8 @@ class ProctorConsumer(JWTSocketConsumer):
     async def open(self) -> None:
         self.exam_id = self.scope["url_route"]["kwargs"]["exam_id"]
         if not await self._allowed():
+            return
+        if not await self.take_place(socket_caps.proctor_caps(user_id=self.user.pk)):
             return
         self.group = proctor_group(self.exam_id)
         # Join before the snapshot: an event is then in the snapshot, or follows it, or both.

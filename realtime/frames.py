@@ -118,6 +118,11 @@ def error_frame(message: str) -> dict:
     return {"type": "error", "message": message}
 
 
+def refused_frame(reason: str, message: str, retry_after: int) -> dict:
+    """Why the socket is refused (then closed 4429), and in how many seconds to come back."""
+    return {"type": "refused", "reason": reason, "message": message, "retry_after": retry_after}
+
+
 def authenticated_frame(expires_at: int) -> dict:
     """The socket took a renewed token; it now lives until `expires_at` (Unix seconds)."""
     return {"type": "authenticated", "expires_at": expires_at}

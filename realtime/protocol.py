@@ -19,6 +19,7 @@ CLOSE_UNAUTHENTICATED = 4401  # no, bad or expired token (also: a renewal for an
 CLOSE_FORBIDDEN = 4403  # not your attempt, or not a proctor of the exam
 CLOSE_NOT_FOUND = 4404  # no such attempt or exam
 CLOSE_TIMEOUT = 4408  # the attempt's time ran out
+CLOSE_TOO_MANY = 4429  # too many sockets of this attempt or user, or too many refused connects from the address
 
 MAX_FRAME_BYTES = 4096  # frames over 4 KiB close the socket with 1009
 # A page sends a ping every few seconds and a sync now and then; 20 a second is a runaway
@@ -26,6 +27,11 @@ MAX_FRAME_BYTES = 4096  # frames over 4 KiB close the socket with 1009
 MAX_FRAMES_PER_SECOND = 20
 # Never echo a long client string back in an error frame.
 MAX_ECHOED_CHARS = 40
+
+# A refused socket's `refused` frame (before 4429): `reason`, its text, and when to try again. A
+# full cap frees when a tab closes, which the server cannot foresee: the page tries again then.
+TOO_MANY_SOCKETS = ("too_many_sockets", "Too many connections for this attempt.", 30)
+TOO_MANY_REFUSALS = ("too_many_refusals", "Too many refused connections from your address.")
 
 CLIENT_FRAME_TYPES = ("ping", "sync", "auth")
 

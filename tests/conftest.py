@@ -7,6 +7,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
+from django.core.cache import cache
 
 from attempts import timer
 from realtime.outbox import outbox
@@ -33,6 +35,25 @@ def timer_prefix(settings):
     keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
     if keys:
         client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def cache_prefix(settings):
+    """Each test gets its own keys in the cache's Redis (login throttle counters, rate limits, the
+    sockets' address throttle), removed afterwards."""
+    prefix = f"test{uuid.uuid4().hex[:10]}"
+    settings.CACHES = {name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()}
+    yield prefix
+    cache.close()
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # A test that pointed the cache at a dead port left nothing behind.
+    finally:
+        client.close()
 
 
 @pytest.fixture(autouse=True)

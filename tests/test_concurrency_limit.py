@@ -8,7 +8,7 @@ import threading
 import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
-from examsite.concurrency import ConcurrencyLimit
+from examsite.concurrency import USER_KEY, ConcurrencyLimit, user_share
 
 LIMIT = 3
 REQUESTS = 10
@@ -85,3 +85,37 @@ def test_requests_run_their_sync_code_on_the_slots_threads_only():
 
     asyncio.run(run())
     assert 1 <= len(threads) <= LIMIT
+
+
+def test_one_user_holds_at_most_a_quarter_of_the_slots_and_the_others_pass_their_queue():
+    """8 slots: the flooder's 20 requests hold 2; another user's request starts at once."""
+    running: dict[str, int] = {"flooder": 0, "other": 0}
+    most = {"flooder": 0, "other": 0}
+    other_started = asyncio.Event()
+
+    async def app(scope, receive, send):
+        user = scope[USER_KEY]
+        running[user] += 1
+        most[user] = max(most[user], running[user])
+        if user == "other":
+            other_started.set()
+        else:
+            await scope["release"].wait()
+        running[user] -= 1
+
+    async def run():
+        release = asyncio.Event()
+        limited = ConcurrencyLimit(app, limit=8)
+        flood = [
+            asyncio.create_task(limited({"type": "http", USER_KEY: "flooder", "release": release}, None, None))
+            for _ in range(20)
+        ]
+        await asyncio.sleep(0)  # every flooder request has queued first
+        other = asyncio.create_task(limited({"type": "http", USER_KEY: "other"}, None, None))
+        await asyncio.wait_for(other_started.wait(), timeout=5)
+        release.set()
+        await asyncio.wait_for(asyncio.gather(*flood, other), timeout=5)
+
+    asyncio.run(run())
+    assert user_share(8) == 2 and user_share(1) == 1
+    assert most == {"flooder": 2, "other": 1}

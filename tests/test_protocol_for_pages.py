@@ -26,7 +26,7 @@ def test_every_page_carries_the_servers_own_constants(page, client):
 
     assert rendered["close"]["TIMEOUT"] == protocol.CLOSE_TIMEOUT == 4408
     assert rendered["close"]["NOT_FOUND"] == protocol.CLOSE_NOT_FOUND
-    assert set(rendered["close"].values()) == {1000, 1008, 1009, 4401, 4403, 4404, 4408}
+    assert set(rendered["close"].values()) == {1000, 1008, 1009, 4401, 4403, 4404, 4408, 4429}
     assert rendered["messages"] == {
         "timeout": texts.TIMEOUT_MESSAGE,
         "completed": texts.COMPLETED_MESSAGE,

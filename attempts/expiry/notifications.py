@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from attempts import timer
+from attempts import redis_cluster, timer
 
 logger = logging.getLogger(__name__)
 
@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 PROBE_WAIT_SECONDS = 2.0
 
 HOW_TO_ENABLE = (
-    "Set notify-keyspace-events to include E and x (for example 'Ex') on that Redis server, and under Sentinel "
-    "on every server that can become the primary: "
+    "Set notify-keyspace-events to include E and x (for example 'Ex') on that Redis server (under Sentinel "
+    "on every server that can become the primary; on a cluster on every node of it, replicas too): "
     "in redis.conf ('notify-keyspace-events Ex'), with 'redis-cli CONFIG SET notify-keyspace-events Ex' "
     "(add 'CONFIG REWRITE' to keep it across restarts), or, on managed Redis that forbids CONFIG, in the "
     "service's own settings (AWS ElastiCache: the cluster's parameter group; Azure Cache for Redis: "
@@ -30,32 +30,41 @@ class NotificationsUnavailable(Exception):
 
 
 def ensure_expired_events() -> str:
-    """Turn expired-key events on if needed; returns how they were found on, and on which server (host:port).
+    """Turn expired-key events on if needed; returns how they were found on, and on which servers (host:port).
 
-    Raises NotificationsUnavailable naming the server. Under Sentinel the server is the primary of the
-    moment: CONFIG SET is not replicated, so the worker calls this again after every failover.
+    Raises NotificationsUnavailable naming the server. Every timer server is checked: the one Redis (under
+    Sentinel the primary of the moment: CONFIG SET is not replicated, so the worker calls this again after
+    every failover), or each primary of a cluster.
     """
-    node = timer.node()
+    where = timer.node()
     try:
-        if timer.notifications_enabled():
-            return f"already on at {node}"
-        timer.enable_notifications()
-        return f"turned on with CONFIG SET at {node}"
+        off = timer.nodes_without_notifications()
+        if off or timer.on_cluster():  # on a cluster the replicas too, which a failover may promote
+            timer.enable_notifications()
+        if not off:
+            return f"already on at {where}"
+        return f"turned on with CONFIG SET at {', '.join(off)}"
     except redis.ResponseError as exc:
         # CONFIG is renamed or forbidden (managed Redis): the operator may have set the flags
         # in the service's console, so ask Redis itself whether it sends the events.
-        if probe_expired_events():
-            return f"confirmed by a probe key at {node} (CONFIG unavailable: {exc})"
+        silent = [name for name, node in timer.nodes() if not _probe(name, node)]
+        if not silent:
+            return f"confirmed by a probe key at {where} (CONFIG unavailable: {exc})"
         raise NotificationsUnavailable(
-            f"Redis at {node} does not publish expired-key events, and CONFIG is refused ({exc}). {HOW_TO_ENABLE}"
+            f"Redis at {', '.join(silent)} does not publish expired-key events, and CONFIG is refused ({exc}). "
+            f"{HOW_TO_ENABLE}"
         ) from exc
 
 
 def probe_expired_events() -> bool:
-    """True when an expiring key of ours makes Redis publish an `expired` event."""
-    client = timer.client()
+    """True when an expiring key of ours makes every timer server publish an `expired` event."""
+    return all(_probe(name, node) for name, node in timer.nodes())
+
+
+def _probe(name: str, client: redis.Redis) -> bool:
     pubsub = client.pubsub(ignore_subscribe_messages=True)
-    key = timer.probe_key()
+    # On a cluster, a key of a slot this node owns: each node announces only its own keys.
+    key = redis_cluster.probe_key_on(timer.client(), name, timer.probe_key) if timer.on_cluster() else timer.probe_key()
     try:
         pubsub.subscribe(timer.expired_channel())
         client.set(key, "probe", px=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from django.utils import timezone
 
-from attempts import clock, timer
+from attempts import clock, redis_cluster, timer
 from attempts.models import Attempt
 
 # Attempts checked per pipelined PTTL read: one round trip each, a few hundred KB at most.
@@ -33,8 +33,14 @@ def restore_lost_timers(*, chunk: int = RESTORE_CHUNK) -> int:
 
 
 def redis_run_id() -> str | None:
-    """The id of the running Redis server: it changes when Redis restarts (and loses its keys)."""
+    """The id of the running Redis server: it changes when Redis restarts (and loses its keys).
+
+    On a cluster, the ids of all primaries: it changes too when a replica takes over (and may lack
+    the last writes of the primary it replaced).
+    """
     try:
+        if timer.on_cluster():
+            return redis_cluster.run_ids(timer.client())
         return timer.client().info("server").get("run_id")
     except redis.ResponseError:  # INFO forbidden (some managed Redis): the periodic restore still runs
         return None

@@ -38,6 +38,9 @@ OUTAGE_ERRORS = (DatabaseError, InterfaceError, timer.TimerUnavailable, *timer.R
 STOP_CHECK_SECONDS = 0.5
 # Longest wait between two attempts to reach a Redis that is down.
 MAX_BACKOFF_SECONDS = 5.0
+# On a cluster, how often the worker asks who the primaries are: a failover is followed within this
+# (plus the cluster's own failure detection), and the sweep covers the events lost meanwhile.
+TOPOLOGY_CHECK_SECONDS = 1.0
 
 
 class ExpiryWorker:
@@ -62,6 +65,7 @@ class ExpiryWorker:
         self._next_connect = 0.0
         self._backoff = 0.5
         self._run_id: str | None = None
+        self._next_topology = 0.0
         self._notifications_ok = True
         self._subscribed_before = False
 
@@ -111,6 +115,7 @@ class ExpiryWorker:
         """One round: wait for notifications until the next sweep is due, then sweep and restore if due."""
         wait = min(self._next_sweep - time.monotonic(), self.sweep_interval, STOP_CHECK_SECONDS)
         self._listen(timeout=max(0.0, wait))
+        self._follow_topology_if_due()
         if time.monotonic() >= self._next_sweep:
             self._sweep()
         self._restore_if_due()
@@ -149,6 +154,22 @@ class ExpiryWorker:
         if self._subscribed_before:
             self._guarded("notifications check", self._recheck_notifications)
         self._subscribed_before = True
+
+    def _follow_topology_if_due(self) -> None:
+        if not timer.on_cluster() or time.monotonic() < self._next_topology:
+            return
+        self._next_topology = time.monotonic() + TOPOLOGY_CHECK_SECONDS
+        changed = self._guarded("cluster topology", timer.refresh_topology)
+        if self._listener.connected:
+            try:
+                changed = self._listener.follow_topology() or changed
+            except (*timer.REDIS_ERRORS, OSError) as exc:  # a primary down, not yet replaced: again in a second
+                logger.warning("cannot subscribe on every cluster primary (%s); the sweep carries on", exc)
+        if changed:
+            logger.warning("cluster primaries changed: listening on %s", ", ".join(self._listener.subscribed_nodes()))
+            # Events of the failed primary's keys may be lost, and the new primary's flags may be off.
+            self._next_sweep = 0.0
+            self._guarded("notifications check", self._recheck_notifications)
 
     def _sweep(self) -> None:
         more = self._guarded("sweep", lambda: sweeper.sweep()[1])

@@ -75,6 +75,8 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
         "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "DEBUG": "1",
     }
+    if settings.REDIS_CLUSTER_NODES:  # timers on a Redis Cluster (tests/scale)
+        env["REDIS_CLUSTER_NODES"] = ",".join(settings.REDIS_CLUSTER_NODES)
     cache = settings.CACHES.get("default", {})
     if "LOCATION" in cache:
         env["CACHE_URL"] = cache["LOCATION"]

@@ -1,11 +1,12 @@
-"""Fixtures of the scale tests: the e2e `cluster`, and a Redis Sentinel deployment that the whole stack uses.
+"""Fixtures of the scale tests: the e2e `cluster`, a Redis Sentinel deployment that the whole stack uses, and a
+Redis Cluster for the timers.
 
 Run with `pytest -m scale tests/scale`; each test starts its own Redis processes on free loopback ports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -14,6 +15,7 @@ from channels.layers import channel_layers
 from examsite.redis_target import RedisTarget, Sentinels
 from tests.e2e.conftest import cluster, pytest_runtest_makereport  # noqa: F401  (fixture and hook re-used)
 from tests.e2e.servers import subprocess_env
+from tests.scale.redis_cluster_nodes import RedisClusterNodes
 from tests.scale.sentinel_group import MASTER, SentinelGroup
 
 # Redis databases of the stack, as on one server (docs/operations.md).
@@ -79,3 +81,25 @@ def sentinel_redis_with_passwords(settings, timer_prefix, channel_layer_prefix, 
     """The same with a password on the data servers and another on the sentinels."""
     with _sentinel_stack(settings, cluster, password="data-secret", sentinel_password="sentinel-secret") as group:
         yield group
+
+
+@pytest.fixture
+def timers_on_cluster(settings) -> Iterator[Callable[..., RedisClusterNodes]]:
+    """Start a Redis Cluster (`timers_on_cluster(primaries=3, replicas=0)`) and put the timers on it,
+    in this process and in every server the test starts; stopped, and the settings put back, afterwards."""
+    started: list[RedisClusterNodes] = []
+    previous = settings.REDIS_CLUSTER_NODES
+
+    def start(*, primaries: int = 3, replicas: int = 0) -> RedisClusterNodes:
+        nodes = RedisClusterNodes(primaries=primaries, replicas=replicas).start()
+        started.append(nodes)
+        settings.REDIS_CLUSTER_NODES = (
+            nodes.names
+        )  # every node, as a deployment lists them: any one that answers finds the rest
+        return nodes
+
+    yield start
+    # Put back before the timer-prefix fixture cleans up on the shared Redis.
+    settings.REDIS_CLUSTER_NODES = previous
+    for nodes in started:
+        nodes.stop()

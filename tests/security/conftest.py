@@ -1,32 +1,12 @@
-"""Fixtures of the security tests: a cache key prefix of each test's own, tokens of every kind."""
+"""Fixtures of the security tests: unique names, victims and intruders, an exam easy to spot."""
 
 from __future__ import annotations
 
 import uuid
 
 import pytest
-import redis
-from django.core.cache import cache
 
 from tests.factories import make_exam, make_user
-
-
-@pytest.fixture(autouse=True)
-def cache_prefix(settings):
-    """Each test gets its own keys in the cache's Redis (login throttle counters), removed afterwards."""
-    prefix = f"test{uuid.uuid4().hex[:10]}"
-    settings.CACHES = {name: {**config, "KEY_PREFIX": prefix} for name, config in settings.CACHES.items()}
-    yield prefix
-    cache.close()
-    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"], socket_timeout=2)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-        if keys:
-            client.delete(*keys)
-    except redis.ConnectionError:
-        pass  # A test that pointed the cache at a dead port left nothing behind.
-    finally:
-        client.close()
 
 
 @pytest.fixture

@@ -45,6 +45,7 @@
   let opened = 0; // sockets opened so far: from the second on, a reconnect
   let exact = false; // the clock has had a server value in ms (a tick, a poll), not only the start reply's seconds
   let reconnectIn = null; // seconds until the socket's next try, as the connection line says
+  let tooMany = false; // the last socket was refused for too many connections (4429)
 
   /**
    * What the server said is left: `remaining_ms` (exact when it read the timer), or whole
@@ -66,6 +67,7 @@
     socket = new window.LiveSocket("/ws/attempts/" + E.page.attemptId + "/", {
       onOpen() {
         reachable(); // a reconnect: the server is there again
+        tooMany = false;
         opened += 1;
         if (opened > 1) catchUp();
       },
@@ -117,6 +119,9 @@
       case CLOSE.NOT_FOUND:
         E.view.showError("This exam attempt no longer exists.");
         return "stop";
+      case CLOSE.TOO_MANY:
+        tooMany = true; // said on the connection line (showPolling); the clock goes on from polls
+        return "later";
       default:
         return "reconnect"; // NORMAL without an end frame, 1006, a server restart: come back
     }
@@ -137,7 +142,13 @@
   function showPolling(heldMs) {
     if (polling === null || E.isOver() || E.state() === "ending") return;
     const reconnect = reconnectIn === null ? "" : " Reconnecting in " + reconnectIn + " s.";
-    if (heldMs > 0) {
+    if (tooMany) {
+      show(
+        "polling",
+        "This exam is open in too many tabs or windows, so this one has no live clock. Close the ones you do not" +
+          " need. The clock keeps counting; checking the time about every 10 s." + reconnect,
+      );
+    } else if (heldMs > 0) {
       const wait = Pace.seconds(heldMs);
       show(
         "polling",

@@ -10,10 +10,15 @@
   const BACKOFF_MAX_MS = 30 * 1000;
   // A socket refused for its token right after a refresh is not retried at once forever.
   const REAUTH_MAX_TRIES = 3;
+  // A socket refused for too many connections (PROTOCOL.close.TOO_MANY: another tab holds the places,
+  // or this address failed too often) is tried again after 20 to 40 s, never sooner: a place frees
+  // when a tab closes, which no retry can hurry, and a loop of refusals would only cost the server.
+  const LATER_MS = 30 * 1000;
+  const LATER_SPREAD = 1 / 3;
 
   /**
-   * handlers: onOpen(), onFrame(frame), onClose(code) -> "stop" | "reconnect" (the default),
-   * onWaiting(seconds) while a reconnect is scheduled. A close for a bad or expired token
+   * handlers: onOpen(), onFrame(frame), onClose(code) -> "stop" | "reconnect" (the default) | "later"
+   * (reconnect after LATER_MS, whatever the back-off says), onWaiting(seconds) while a reconnect is scheduled. A close for a bad or expired token
    * (PROTOCOL.close.UNAUTHENTICATED) is handled here for every page, whatever onClose says:
    * refresh the token, then reconnect.
    */
@@ -91,14 +96,15 @@
             () => this.scheduleReconnect(),
           );
         } else {
-          this.scheduleReconnect();
+          this.scheduleReconnect(decision === "later" ? window.Pace.around(LATER_MS, LATER_SPREAD) : 0);
         }
       };
     }
 
-    scheduleReconnect() {
+    scheduleReconnect(atLeastMs = 0) {
       if (this.stopped) return;
-      const delay = Math.round(window.Pace.backoff(this.failures, BACKOFF_FIRST_MS, BACKOFF_MAX_MS));
+      const backoff = window.Pace.backoff(this.failures, BACKOFF_FIRST_MS, BACKOFF_MAX_MS);
+      const delay = Math.round(Math.max(atLeastMs, backoff));
       this.failures += 1;
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.connectNow(), delay);

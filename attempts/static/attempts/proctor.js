@@ -19,6 +19,7 @@
   const el = (id) => document.getElementById(id);
   let socket = null;
   let synced = false;
+  let tooMany = false; // the last socket was refused for too many connections (4429)
   let resyncAsked = false; // one `sync` at a time: an event storm must not ask for a storm of snapshots
 
   /** The row of an event, or null after asking for a snapshot that brings the row we never saw. */
@@ -38,6 +39,7 @@
         rows.clear();
         list.forEach((data) => rows.set(data.attempt_id, P.rows.recordFrom(data)));
         synced = true;
+        tooMany = false;
         el("dashboard").hidden = false;
         showConnection("live", "Live");
         break;
@@ -109,6 +111,9 @@
       case CLOSE.NOT_FOUND:
         showError("There is no exam " + examId + ".");
         return "stop";
+      case CLOSE.TOO_MANY:
+        tooMany = true;
+        return "later"; // another tab holds the places: tried again in 20-40 s
       default:
         return "reconnect"; // a dropped socket or a server restart: the next snapshot repairs the table
     }
@@ -138,11 +143,12 @@
       onFrame: handleFrame,
       onClose: handleClose,
       onWaiting(seconds) {
-        showConnection(
-          "polling",
-          (synced ? "Connection lost; the table may be out of date. " : "Cannot connect. ") +
-            "Reconnecting in " + seconds + " s.",
-        );
+        const why = tooMany
+          ? "Too many dashboards are open for your account; close the ones you do not need. "
+          : synced
+            ? "Connection lost; the table may be out of date. "
+            : "Cannot connect. ";
+        showConnection("polling", why + "Reconnecting in " + seconds + " s.");
       },
     });
     socket.start();

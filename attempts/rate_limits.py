@@ -1,0 +1,161 @@
+"""Per-user request budgets, counted in the cache's Redis so that every server process shares them.
+
+Each budget (`settings.RATE_LIMITS`, README "Fair share") is `<requests>/<seconds>s`: a fixed
+window per user and budget, one atomic script per request (INCR, and the window's TTL on its
+first request). Past the budget the caller answers 429 with the time left of the window.
+Refused requests count too, so a client that ignores `Retry-After` gains nothing by hammering.
+
+A defence, not a dependency: while the cache's Redis cannot be reached every request is let
+through (as the login throttle does), with one log line per outage second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import re
+import time
+import weakref
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+import redis.asyncio
+from django.conf import settings
+
+from examsite.redis_pools import async_pool_options
+
+logger = logging.getLogger(__name__)
+
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError)
+# Short: a request must not wait long on a dead Redis before it is let through.
+SOCKET_TIMEOUT_SECONDS = 0.5
+
+# KEYS[1] the counter; ARGV[1] the window (ms). Answers [requests in this window, ms left of it].
+_HIT = """
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+"""
+
+# KEYS[1] a counter. Answers [its count (0 if none), ms left of its window].
+_PEEK = "return {tonumber(redis.call('GET', KEYS[1]) or 0), redis.call('PTTL', KEYS[1])}"
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*s\s*$")
+
+
+@dataclass(frozen=True)
+class Budget:
+    requests: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # whole seconds until the window ends (at least 1 when refused)
+
+
+@cache
+def parse(rate: str) -> Budget | None:
+    """`"40/10s"` -> Budget(40, 10); `"off"` (or empty) -> None: no limit."""
+    if not rate or rate.strip().lower() == "off":
+        return None
+    match = _RATE.match(rate)
+    if match is None or int(match[1]) < 1 or int(match[2]) < 1:
+        raise ValueError(f"rate limit {rate!r}: expected <requests>/<seconds>s, e.g. 40/10s, or off")
+    return Budget(int(match[1]), int(match[2]))
+
+
+def budget_of(scope: str) -> Budget | None:
+    """The budget of `scope` (read at each call, so a setting's override holds); None: unlimited."""
+    return parse(settings.RATE_LIMITS.get(scope, "off"))
+
+
+def key_for(scope: str, user_id) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:rate:{scope}:{user_id}"
+
+
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client() -> redis.asyncio.Redis:
+    """An asyncio client of the cache's Redis for the running loop (the counters never leave the event loop)."""
+    per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
+    url = settings.CACHES["default"]["LOCATION"]
+    if url not in per_loop:
+        per_loop[url] = redis.asyncio.Redis.from_url(
+            url,
+            socket_timeout=SOCKET_TIMEOUT_SECONDS,
+            socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
+            **async_pool_options(),
+        )
+    return per_loop[url]
+
+
+_outage_logged_at = {"at": -math.inf}
+
+
+def _log_outage(exc: Exception) -> None:
+    """One line a second while the cache's Redis is away, not one per request."""
+    now = time.monotonic()
+    if now - _outage_logged_at["at"] >= 1.0:
+        _outage_logged_at["at"] = now
+        logger.warning("rate limits skipped, cache unreachable: %s", exc)
+
+
+async def ahit(scope: str, user_id) -> Verdict:
+    """Count one request of `user_id` against `scope`'s budget; refused once the window's budget is spent."""
+    budget = budget_of(scope)
+    if budget is None:
+        return Verdict(allowed=True)
+    try:
+        count, ms_left = await _client().eval(_HIT, 1, key_for(scope, user_id), budget.seconds * 1000)
+    except REDIS_ERRORS as exc:
+        _log_outage(exc)
+        return Verdict(allowed=True)
+    if int(count) <= budget.requests:
+        return Verdict(allowed=True)
+    return Verdict(allowed=False, retry_after=max(1, math.ceil(int(ms_left) / 1000)))
+
+
+# --- sockets refused for their token or ids, per client address ----------------------------
+
+
+def _refusals_key(address: str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f"{prefix}:rate:ws_refused:{hashlib.sha256(address.encode()).hexdigest()}"
+
+
+async def arefusals_wait(address: str) -> int:
+    """Seconds until `address` may connect sockets again after too many refusals; 0 when it may now."""
+    budget = parse(settings.SOCKET_REFUSAL_RATE)
+    if budget is None:
+        return 0
+    try:
+        with_ttl = await _client().eval(_PEEK, 1, _refusals_key(address))
+    except REDIS_ERRORS as exc:
+        _log_outage(exc)
+        return 0
+    count, ms_left = int(with_ttl[0]), int(with_ttl[1])
+    return max(1, math.ceil(ms_left / 1000)) if count >= budget.requests else 0
+
+
+async def arecord_refusal(address: str) -> None:
+    """Count one socket of `address` refused for its token or ids (4401, 4403, 4404)."""
+    budget = parse(settings.SOCKET_REFUSAL_RATE)
+    if budget is None:
+        return
+    try:
+        await _client().eval(_HIT, 1, _refusals_key(address), budget.seconds * 1000)
+    except REDIS_ERRORS as exc:
+        _log_outage(exc)

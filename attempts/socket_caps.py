@@ -1,0 +1,100 @@
+"""At most a few sockets per attempt and per user, counted in Redis across every server process.
+
+Each cap is a hash, server process id -> that process's sockets under the cap, kept beside the
+presence registry (`attempts.presence`, same hash tag) whose heartbeats say which processes are
+alive. Admitting a socket counts only the entries of live processes (a beat within
+DEAD_AFTER_SECONDS, or the caller itself) and drops the others: the sockets of a daphne that
+was SIGKILLed stop counting 2 s after its last beat, and nobody is locked out by them.
+
+A defence, not a dependency: while Redis cannot be reached every socket is admitted.
+"""
+
+from __future__ import annotations
+
+import redis
+from django.conf import settings
+
+from attempts import presence, timer
+
+# A cap key lives this long after its last admission: long after any exam, so that a process that
+# never released (killed) leaves nothing behind for good.
+KEY_TTL_MS = 24 * 3600 * 1000
+
+# KEYS[1] the presence registry's procs, KEYS[2..] the caps. ARGV: this process's id, dead-after
+# ms, key TTL ms, then each cap's limit. Answers 0 and counts the socket under every cap, or the
+# position (1, 2…) of the first cap that is full and counts nothing.
+_ADMIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local me, dead_after = ARGV[1], tonumber(ARGV[2])
+for i = 2, #KEYS do
+  local entries = redis.call('HGETALL', KEYS[i])
+  local total = 0
+  for j = 1, #entries, 2 do
+    local proc = entries[j]
+    local seen = redis.call('HGET', KEYS[1], proc)
+    if proc == me or (seen and now - tonumber(seen) <= dead_after) then
+      total = total + tonumber(entries[j + 1])
+    else
+      redis.call('HDEL', KEYS[i], proc)
+    end
+  end
+  if total >= tonumber(ARGV[i + 2]) then return i - 1 end
+end
+for i = 2, #KEYS do
+  redis.call('HINCRBY', KEYS[i], me, 1)
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+end
+return 0
+"""
+
+# KEYS: the caps. ARGV[1]: this process's id. Takes one socket of this process off each.
+_RELEASE = """
+for i = 1, #KEYS do
+  if redis.call('HINCRBY', KEYS[i], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[i], ARGV[1]) end
+end
+return 0
+"""
+
+
+def _key(kind: str, pk: int) -> str:
+    return f"{settings.TIMER_KEY_PREFIX}{{presence}}:sockets:{kind}:{pk}"
+
+
+def student_caps(*, attempt_id: int, user_id: int) -> list[tuple[str, int]]:
+    """The caps an attempt socket counts under: (key, limit) for its attempt, then for its user."""
+    return [
+        (_key("attempt", attempt_id), settings.SOCKETS_PER_ATTEMPT),
+        (_key("user", user_id), settings.SOCKETS_PER_STUDENT),
+    ]
+
+
+def proctor_caps(*, user_id: int) -> list[tuple[str, int]]:
+    """The cap a proctor socket counts under: its user's."""
+    return [(_key("proctor", user_id), settings.SOCKETS_PER_PROCTOR)]
+
+
+async def aadmit(process_id: str, caps: list[tuple[str, int]]) -> bool:
+    """Count one more socket of this process under every cap, or none and False when one of them is full."""
+    try:
+        refused = await timer.async_client().eval(
+            _ADMIT,
+            1 + len(caps),
+            presence.procs_key(),
+            *(key for key, _ in caps),
+            process_id,
+            round(presence.DEAD_AFTER_SECONDS * 1000),
+            KEY_TTL_MS,
+            *(limit for _, limit in caps),
+        )
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise presence.PresenceUnavailable(str(exc)) from exc
+    return int(refused) == 0
+
+
+async def arelease(process_id: str, caps: list[tuple[str, int]]) -> None:
+    """Take one socket of this process off every cap it was admitted under."""
+    try:
+        await timer.async_client().eval(_RELEASE, len(caps), *(key for key, _ in caps), process_id)
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise presence.PresenceUnavailable(str(exc)) from exc
