@@ -25,6 +25,7 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
+from examsite import redis_target
 from examsite.redis_pools import async_pool_options
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def key_for(scope: str, user_id) -> str:
     return f"{prefix}:rate:{scope}:{user_id}"
 
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[redis_target.RedisTarget, redis.asyncio.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -91,15 +92,18 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.a
 def _client() -> redis.asyncio.Redis:
     """An asyncio client of the cache's Redis for the running loop (the counters never leave the event loop)."""
     per_loop = _clients.setdefault(asyncio.get_running_loop(), {})
-    url = settings.CACHES["default"]["LOCATION"]
-    if url not in per_loop:
-        per_loop[url] = redis.asyncio.Redis.from_url(
-            url,
+    # The cache's database, through the sentinels under Sentinel (its URL's host is then the master's
+    # name, never dialled: dialled, every limit was silently off).
+    target = redis_target.RedisTarget(
+        settings.CACHES["default"]["LOCATION"], redis_target.sentinels_from_settings(settings)
+    )
+    if target not in per_loop:
+        per_loop[target] = target.async_client(
             socket_timeout=SOCKET_TIMEOUT_SECONDS,
             socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
             **async_pool_options(),
         )
-    return per_loop[url]
+    return per_loop[target]
 
 
 _outage_logged_at = {"at": -math.inf}

@@ -166,7 +166,12 @@ _sentinels = Sentinels(REDIS_SENTINELS, REDIS_SENTINEL_MASTER, REDIS_SENTINEL_PA
 # Timers and the presence registry on a Redis Cluster instead (`host:port,...`, any nodes of it: the
 # rest are discovered); the channel layer and the cache stay on REDIS_URL (channels-redis does not
 # run on a cluster). README, "Running at scale".
-REDIS_CLUSTER_NODES = env.list("REDIS_CLUSTER_NODES", default=[])
+REDIS_CLUSTER_NODES = [
+    f"{host}:{port}"
+    for host, port in _redis_setting(
+        lambda: host_ports(env("REDIS_CLUSTER_NODES", default=""), variable="REDIS_CLUSTER_NODES")
+    )
+]
 
 
 def _same_server_db(url: str, db: int) -> str:
@@ -235,7 +240,7 @@ RATE_LIMITS = {
 # Sockets open at once, counted across every process (attempts/socket_caps.py); the next is closed 4429.
 # 3 per attempt: two tabs (or a laptop and a phone) and one reconnect in flight whose old socket the
 # server has not seen close yet. Per user: two such attempts open (two exams); proctors watch exams in tabs.
-SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=3)
+SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=4)
 SOCKETS_PER_STUDENT = env.int("SOCKETS_PER_STUDENT", default=6)
 SOCKETS_PER_PROCTOR = env.int("SOCKETS_PER_PROCTOR", default=10)
 # Connects refused 4401/4403/4404 per client address (NUM_PROXIES) before every connect from it is

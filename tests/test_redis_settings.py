@@ -24,6 +24,7 @@ REDIS_VARIABLES = (
     "CHANNEL_LAYER_URL",
     "CHANNEL_LAYER_HOSTS",
     "CACHE_URL",
+    "REDIS_CLUSTER_NODES",
 )
 
 _PRINT = """
@@ -109,3 +110,11 @@ def test_a_malformed_sentinel_list_stops_start_up_naming_it():
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: REDIS_SENTINELS: 'no-port' is not host:port" in result.stderr
+
+
+def test_a_malformed_cluster_node_list_stops_start_up_naming_it():
+    """Not a ValueError (a 500) on every timer call later."""
+    result = settings_with(REDIS_CLUSTER_NODES="10.0.0.1:7000,redis-a")
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: REDIS_CLUSTER_NODES: 'redis-a' is not host:port" in result.stderr

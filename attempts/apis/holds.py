@@ -28,7 +28,7 @@ _ATTEMPT_ID_IN_PATH = {"attempt-submit"}
 _ATTEMPT_ID_IN_BODY = {"answer-submit"}
 
 
-def _attempt_id(scope, body: bytes) -> int | None:
+def attempt_id_of(scope, body: bytes) -> int | None:
     """The attempt an answer or submit is for; None for any other request or a malformed one."""
     if scope.get("method") != "POST":
         return None
@@ -59,7 +59,7 @@ class HoldDeadline:
         if scope["type"] != "http" or scope.get("method") != "POST":
             return await self.app(scope, receive, send)
         body, replay = await read_body(receive)
-        attempt_id = _attempt_id(scope, body)
+        attempt_id = attempt_id_of(scope, body)
         if attempt_id is None:
             return await self.app(scope, replay, send)
         try:

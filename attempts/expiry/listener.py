@@ -78,6 +78,7 @@ class ExpiredKeyListener:
             client.close()
             raise
         self._cluster_client, self._cluster = client, notifications
+        self.node = ",".join(self.subscribed_nodes())  # every primary heard, for the worker's log line
 
     def follow_topology(self) -> bool:
         """On a cluster: subscribe on the primaries of now (new ones, and ones whose connection broke), drop the

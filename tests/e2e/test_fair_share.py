@@ -23,7 +23,7 @@ from attempts import rate_limits, services
 from bench.httpclient import HttpConnection
 from tests.e2e.clients import rest
 from tests.factories import access_token_for, make_user
-from tests.helpers import wait_until
+from tests.helpers import set_deadline, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -161,3 +161,24 @@ def test_budgets_are_shared_by_two_processes_and_a_refused_answer_is_not_stored(
     other = make_user()
     other_attempt = services.attempt_start(user=other, exam_id=exam.pk).attempt
     assert rest(web_b, "GET", f"/api/exam/timer/remaining/{other_attempt.pk}/", token=access_token_for(other))[0] == 200
+
+
+def test_an_answer_past_its_budget_near_the_deadline_is_saved_not_refused(cluster, student, exam):
+    """Refused, its retry after Retry-After would come after the deadline and be refused as late: lost."""
+    web = cluster.start_web(env={"RATE_LIMIT_ANSWER": "2/60s"})
+    attempt = services.attempt_start(user=student, exam_id=exam.pk).attempt
+    token = access_token_for(student)
+    question = exam.questions.first()
+
+    def save(option: str) -> int:
+        body = {"attempt_id": attempt.pk, "question_id": question.pk, "selected_option": option}
+        return rest(web, "POST", "/api/exam/timer/submit-answer/", token=token, body=body)[0]
+
+    far = [save("A"), save("B"), save("C")]  # the deadline an hour away: the third is refused
+    set_deadline(attempt, 20)
+    near = [save("D"), save("A")]  # 20 s left: both past the budget, both saved
+
+    print(f"\nanswers past the budget: deadline far {far}, 20 s ahead {near}")
+    assert far == [200, 200, 429]
+    assert near == [200, 200]
+    assert attempt.answers.get(question=question).selected_option == "A"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import redis
 from django.core.cache import caches
 from rest_framework.test import APIClient
 
-from attempts import timer
+from attempts import rate_limits, timer
 from attempts.expiry.notifications import ensure_expired_events
 from tests.scale.sentinel_group import MASTER, SentinelGroup
 
@@ -75,3 +77,14 @@ def test_passwords_on_the_servers_and_on_the_sentinels(sentinel_redis_with_passw
     # Without the sentinels' password nobody learns where the primary is.
     with pytest.raises(redis.AuthenticationError):
         redis.Redis(port=group.sentinels[0].port).sentinel_get_master_addr_by_name(MASTER)
+
+
+def test_the_rate_limits_count_on_the_primary_too(sentinel_redis: SentinelGroup, settings):
+    """The per-user budgets live in the cache's database: through the sentinels, not at the master's name."""
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "remaining": "2/30s"}
+
+    async def three_hits():
+        return [(await rate_limits.ahit("remaining", 41)).allowed for _ in range(3)]
+
+    assert asyncio.run(three_hits()) == [True, True, False]
+    assert sentinel_redis.primary.client(db=3).keys("*")  # the counter is on the primary

@@ -13,7 +13,7 @@
   "use strict";
 
   const E = window.Exam;
-  const { ask, repeat, heldFor, isTransient, reachable } = window.ExamRequests;
+  const { ask, retry, repeat, heldFor, isTransient, reachable } = window.ExamRequests;
   const Pace = window.Pace;
   const CLOSE = window.PROTOCOL.close;
   const show = window.LiveSocket.showConnection;
@@ -132,7 +132,12 @@
    * announcements) is read from `questions`. Time needs nothing: the first tick has it.
    */
   async function catchUp() {
-    const reply = await ask(() => window.ExamAuth.api("/api/exam/timer/questions/" + E.page.attemptId + "/"));
+    // Asked again when the server is busy or asks to wait (429/503 Retry-After): given up, the
+    // announcements made while the socket was down would never be shown.
+    const { reply } = await retry(
+      () => window.ExamAuth.api("/api/exam/timer/questions/" + E.page.attemptId + "/"),
+      { kind: "questions", delays: [1000, 2000, 4000, 8000], stop: () => E.isOver() },
+    ).done;
     if (!reply || !reply.ok || E.isOver()) return;
     E.saves.adopt(reply.data.saved_answers);
     E.notices.announcements(reply.data.announcements);
