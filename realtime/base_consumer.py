@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from attempts import presence, rate_limits, socket_caps
 from realtime import fast_send, frames, layer_groups, protocol
-from realtime.auth import client_address, identity_for_token
+from realtime.auth import TOKEN_INVALID, client_address, identity_for_token
 from realtime.db import socket_db
 from realtime.presence import get_presence
 
@@ -27,8 +27,11 @@ logger = logging.getLogger(__name__)
 # The close of a socket whose channel layer stayed unreachable beyond the pool's retries: the page
 # reconnects (docs/websocket.md). Not in `protocol`: the pages treat it as any unexpected close.
 CLOSE_LAYER_UNREACHABLE = 1011
-# Refusals of a connect that count against its client address (settings.SOCKET_REFUSAL_RATE).
-REFUSAL_CODES = frozenset({protocol.CLOSE_UNAUTHENTICATED, protocol.CLOSE_FORBIDDEN, protocol.CLOSE_NOT_FOUND})
+# Refusals of a connect that count against its client address (settings.SOCKET_REFUSAL_RATE): those that
+# suggest a guesser. Also a 4401 for a token we did not sign (`realtime.auth.TOKEN_INVALID`); not one for an
+# expired token, a missing one or a user who may no longer use theirs: an exam hall behind one NAT whose network
+# was out comes back with hundreds of expired tokens, and must not be refused for the rest of the minute.
+REFUSAL_CODES = frozenset({protocol.CLOSE_FORBIDDEN, protocol.CLOSE_NOT_FOUND})
 # Releases of socket caps still on their way to Redis (a closing consumer may be gone before they end).
 _releases: set[asyncio.Task] = set()
 
@@ -47,6 +50,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         self._background: set[asyncio.Task] = set()
         self._send_direct = None  # daphne's protocol, for the ticker's frames (`realtime.fast_send`); None: `send`
         self._connecting = False  # in websocket_connect: a refusal now counts against the address
+        self._forged_token = False  # the connect's token is not one we signed: its 4401 counts against the address
         self._caps: tuple[str, list] | None = None  # (process id, caps) this socket is counted under
 
     # --- hooks for subclasses ---------------------------------------------------------
@@ -114,6 +118,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         try:
             self.token = self.scope.get("token")  # validated by realtime.auth.JWTAuthMiddleware, without the database
             if self.token is None:
+                self._forged_token = self.scope.get("token_problem") == TOKEN_INVALID
                 await self.end(protocol.CLOSE_UNAUTHENTICATED)
                 return
             self._expire_with_token(self.scope.get("token_expires_at"))
@@ -222,7 +227,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         if frame is not None:
             await self.send(text_data=json.dumps(frame))
         await self.close(code)
-        if self._connecting and code in REFUSAL_CODES:
+        if self._connecting and (code in REFUSAL_CODES or self._forged_token):
             await rate_limits.arecord_refusal(client_address(self.scope))
 
     def _mark_closed(self) -> None:

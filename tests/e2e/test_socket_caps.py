@@ -12,6 +12,7 @@ from attempts import services
 from realtime import protocol
 from tests.e2e.clients import attempt_path, open_socket, proctor_path
 from tests.factories import access_token_for, make_exam, make_user
+from tests.wsclient import expired_token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -122,7 +123,8 @@ def test_a_student_has_at_most_six_sockets_over_all_attempts_and_a_proctor_ten(c
 
 
 def test_an_address_that_keeps_failing_is_refused_until_its_window_ends(cluster, student, attempt):
-    """5 refused connects (bad token, another's attempt, no attempt) from one address: the 6th, good, gets 4429."""
+    """5 refused connects that suggest a guesser (forged token, another's attempt, no attempt) from one address:
+    the 6th, good, gets 4429. A connect without a token is refused 4401 but does not count."""
     web = cluster.start_web(env={"SOCKET_REFUSAL_RATE": "5/60s"})
     intruder = make_user()
     good, wrong = access_token_for(student), access_token_for(intruder)
@@ -135,11 +137,41 @@ def test_an_address_that_keeps_failing_is_refused_until_its_window_ends(cluster,
             (attempt_path(attempt.pk), wrong),
             (attempt_path(10**9), good),
             (attempt_path(attempt.pk), wrong),
+            (attempt_path(attempt.pk), _forged(good)),
         ]:
             codes.append(await (await open_socket(web, path, token=token)).closed())
         refused = await _refused(await open_socket(web, attempt_path(attempt.pk), token=good))
         return codes, refused
 
     codes, refused = asyncio.run(scenario())
-    assert codes == [4401, 4401, 4403, 4404, 4403]
+    assert codes == [4401, 4401, 4403, 4404, 4403, 4401]
     assert refused["reason"] == "too_many_refusals" and 1 <= refused["retry_after"] <= 60
+
+
+def test_expired_tokens_from_one_address_do_not_get_it_refused_forged_ones_do(cluster, student, attempt):
+    """An exam hall behind one NAT back after an outage: 3× the rate of expired-token connects, each 4401, and the
+    next good connect ticks. Then the rate of forged-signature connects: the next good one gets 4429."""
+    rate = 5
+    web = cluster.start_web(env={"SOCKET_REFUSAL_RATE": f"{rate}/60s"})
+    good = access_token_for(student)
+    path = attempt_path(attempt.pk)
+
+    async def scenario():
+        expired = [await (await open_socket(web, path, token=expired_token(student))).closed() for _ in range(3 * rate)]
+        admitted = await open_socket(web, path, token=good)
+        await admitted.until("tick")
+        await admitted.close()
+        forged = [await (await open_socket(web, path, token=_forged(good))).closed() for _ in range(rate)]
+        refused = await _refused(await open_socket(web, path, token=good))
+        return expired, forged, refused
+
+    expired, forged, refused = asyncio.run(scenario())
+    assert expired == [protocol.CLOSE_UNAUTHENTICATED] * (3 * rate)
+    assert forged == [protocol.CLOSE_UNAUTHENTICATED] * rate
+    assert refused["reason"] == "too_many_refusals"
+
+
+def _forged(token: str) -> str:
+    """`token` with a signature we did not make."""
+    header, payload, signature = token.split(".")
+    return f"{header}.{payload}.{signature[:-4]}{'AAAA' if not signature.endswith('AAAA') else 'BBBB'}"
