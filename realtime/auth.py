@@ -6,9 +6,10 @@ itself proves (signature, type, expiry): no database trip, so a connect costs no
 It puts the validated token into `scope["token"]` (None when there is none or it is unusable),
 its `exp` (Unix seconds) into `scope["token_expires_at"]`, so a consumer can close the
 socket when the token runs out, and why there is no token into `scope["token_problem"]`
-(`token_problem`: only a token we did not sign counts against the client's address). The consumer reads the token's user together with what it
-reads anyway (the attempt, the exam's proctors) in one trip, and refuses the socket unless
-`user_accepts_token` (what SimpleJWT's own `get_user` checks, without its query).
+(`token_problem`: only a token we did not sign counts against the client's address).
+The consumer reads the token's user together with what it reads anyway (the attempt, the exam's
+proctors) in one trip, and refuses the socket unless `user_accepts_token` (what SimpleJWT's own
+`get_user` checks, without its query).
 """
 
 from __future__ import annotations

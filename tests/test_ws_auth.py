@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from realtime.auth import TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_MISSING, token_problem, token_from_scope
+from realtime.auth import TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_MISSING, token_from_scope, token_problem
 from tests.factories import access_token_for, make_user
 from tests.wsclient import (
     async_test,
