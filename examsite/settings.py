@@ -243,8 +243,9 @@ RATE_LIMITS = {
 SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=4)
 SOCKETS_PER_STUDENT = env.int("SOCKETS_PER_STUDENT", default=6)
 SOCKETS_PER_PROCTOR = env.int("SOCKETS_PER_PROCTOR", default=10)
-# Connects refused 4401/4403/4404 per client address (NUM_PROXIES) before every connect from it is
-# refused 4429 until the window ends: a token or id guesser is slowed down as the login throttle does.
+# Connects refused 4403/4404, or 4401 for a forged or malformed token (not an expired one), per client address
+# (NUM_PROXIES) before every connect from it is refused 4429 until the window ends: a token or id guesser is
+# slowed down as the login throttle does.
 SOCKET_REFUSAL_RATE = env("SOCKET_REFUSAL_RATE", default="60/60s")
 
 # Threads (each with its persistent database connection) that the sockets' reads run on
