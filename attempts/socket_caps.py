@@ -64,29 +64,24 @@ return 0
 
 
 # KEYS[1] this process's set of the caps it has entries under. ARGV: this process's id, key TTL ms, then
-# pairs (cap key, this process's sockets under it). Makes this process's entries say exactly that: an entry
-# of a cap in the set but not in the pairs, or with 0, is dropped. Answers how many entries it changed.
+# pairs (cap key, this process's sockets under it): a slice of its caps. Makes those entries say exactly
+# that (0: dropped) and keeps the set in step; the caps it holds nowhere any more are found from the set
+# (`acaps_listed`) and written as 0. Answers how many entries it changed.
 _REWRITE = """
 local me, ttl = ARGV[1], ARGV[2]
-local wanted, changed = {}, 0
+local changed = 0
 for i = 3, #ARGV, 2 do
   local key, count = ARGV[i], tonumber(ARGV[i + 1])
-  wanted[key] = true
   local had = tonumber(redis.call('HGET', key, me) or '0')
   if count > 0 then
     redis.call('HSET', key, me, count)
     redis.call('PEXPIRE', key, ttl)
+    redis.call('SADD', KEYS[1], key)
   else
     redis.call('HDEL', key, me)
+    redis.call('SREM', KEYS[1], key)
   end
   if had ~= count then changed = changed + 1 end
-end
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if not wanted[key] and redis.call('HDEL', key, me) == 1 then changed = changed + 1 end
-end
-redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 2 do
-  if tonumber(ARGV[i + 1]) > 0 then redis.call('SADD', KEYS[1], ARGV[i]) end
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 return changed
@@ -136,8 +131,16 @@ async def arelease(process_id: str, caps: list[tuple[str, int]]) -> None:
         raise presence.PresenceUnavailable(str(exc)) from exc
 
 
+async def acaps_listed(process_id: str) -> set[str]:
+    """The caps this process's entries are listed under in Redis (what a rewrite may have to clear)."""
+    try:
+        return set(await timer.async_client().smembers(_key("proc", process_id)))
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise presence.PresenceUnavailable(str(exc)) from exc
+
+
 async def arewrite(process_id: str, counts: dict[str, int]) -> int:
-    """Make this process's entries say `counts` (cap key -> its sockets under it; 0: none) and nothing else;
+    """Make this process's entries of the caps in `counts` say them (cap key -> its sockets under it; 0: none);
     answers how many entries were off."""
     args: list[str | int] = [process_id, KEY_TTL_MS]
     for key, count in counts.items():

@@ -4,10 +4,10 @@ An admit or a release changes this process's entry in Redis by one (`attempts.so
 answer is lost leaves the entry off for as long as the process lives: a release that failed (Redis briefly
 unreachable) keeps a +1, an admit whose reply timed out was counted all the same, a Sentinel failover or a
 restore loses or brings back changes. A student would be refused 4429 until that daphne restarts. So every
-REWRITE_SECONDS this process writes its absolute count under every cap from the sockets it holds (`rewrite`),
-as the presence registry is written again after any doubt. Admitting stays one atomic script across
-processes; a rewrite waits for this process's admits and releases in flight and holds new ones back for its
-one round trip, so it never undoes one that Redis applied and this process has not counted yet.
+REWRITE_SECONDS this process writes its absolute count under its caps from the sockets it holds (`rewrite`, a
+slice of REWRITE_SLICE caps at a time), as the presence registry is written again after any doubt. Admitting
+stays one atomic script across processes; a rewrite waits for this process's admits and releases in flight and
+holds new ones back for its round trips, so it never undoes one that Redis applied and this process has not counted yet.
 """
 
 from __future__ import annotations
@@ -20,9 +20,13 @@ from attempts import presence, socket_caps
 
 logger = logging.getLogger(__name__)
 
-# A count left off is right again this long after at worst: well within the 20-40 s after which a refused
-# page tries again. One script per process with every cap it holds (~2 per student socket).
+# A count left off is right again this long after, for a process holding up to REWRITE_SLICE caps (~2 per
+# student socket); one holding more rewrites the next slice each time, all of them every few tens of
+# seconds, within the 20-40 s after which a refused page tries again. Sliced, because one script over
+# 10,000 caps held Redis 100-240 ms every 2 s (every process's ticks waited behind it), and the
+# process's admits waited for its round trip.
 REWRITE_SECONDS = 2.0
+REWRITE_SLICE = 500
 
 
 class HeldCaps:
@@ -39,6 +43,7 @@ class HeldCaps:
         self._rewritten = asyncio.Event()
         self._rewritten.set()
         self._releases: set[asyncio.Task] = set()
+        self._cursor = 0  # where the next slice of the sorted caps starts (0: a new round)
         self.rewrites = 0  # rewrites that reached Redis (tests read it)
 
     def idle(self) -> bool:
@@ -81,20 +86,33 @@ class HeldCaps:
                         self._dropped.add(key)
 
     async def rewrite(self) -> None:
-        """Make this process's entries say the sockets it holds; failures are logged and wait for the next."""
-        self._rewriting = True
-        self._rewritten.clear()
+        """Make this process's entries of the next slice of its caps say the sockets it holds (all of them when
+        it holds few); at the start of each round, caps listed in Redis that it holds nowhere are cleared too.
+        Failures are logged and wait for the next."""
         try:
-            while self._in_flight:
-                await self._drained.wait()
-            counts = {**dict.fromkeys(self._dropped, 0), **self._held}
-            changed = await socket_caps.arewrite(self.process_id, counts)
-            self._dropped.clear()  # nothing changes them while the rewrite holds admits and releases back
+            changed = await self._rewrite_slice()
             self.rewrites += 1
             if changed:
                 logger.info("socket caps of process %s out of step: %d entries written again", self.process_id, changed)
         except presence.PresenceUnavailable as exc:
             logger.warning("socket caps not rewritten, Redis unreachable: %s", exc)
+
+    async def _rewrite_slice(self) -> int:
+        self._rewriting = True
+        self._rewritten.clear()
+        try:
+            while self._in_flight:
+                await self._drained.wait()
+            # Nothing changes the counts while the rewrite holds admits and releases back (an admit in
+            # flight would be listed in Redis and not held here yet: cleared as stale, it would be undone).
+            if self._cursor == 0:
+                self._dropped |= await socket_caps.acaps_listed(self.process_id) - set(self._held)
+            keys = sorted(self._dropped | set(self._held))
+            chosen = keys[self._cursor : self._cursor + REWRITE_SLICE]
+            self._cursor = 0 if self._cursor + REWRITE_SLICE >= len(keys) else self._cursor + REWRITE_SLICE
+            changed = await socket_caps.arewrite(self.process_id, {key: self._held.get(key, 0) for key in chosen})
+            self._dropped -= set(chosen)
+            return changed
         finally:
             self._rewriting = False
             self._rewritten.set()

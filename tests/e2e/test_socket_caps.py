@@ -41,7 +41,7 @@ def test_one_attempt_over_two_processes_gets_its_limit_of_sockets_the_next_is_re
     path = attempt_path(attempt.pk)
 
     async def scenario():
-        first = [await open_socket(web, path, token=token) for web in (web_a, web_b) * LIMIT][:LIMIT]
+        first = [await open_socket(web, path, token=token) for web in ((web_a, web_b) * LIMIT)[:LIMIT]]
         for socket in first:
             await socket.until("tick")
         extra = await open_socket(web_b, path, token=token)
