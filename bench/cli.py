@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -49,6 +50,16 @@ RUN_KEYS = {
     "recovery": "recovery",
     "fairshare": "fairshare",
 }
+
+
+def _design(text: str) -> tuple[str, dict[str, str]]:
+    """`"label:NAME=value,NAME=value"` (--fairshare-design) -> (label, environment on top of ours); a value may hold
+    commas (`BENCH_GC_THRESHOLD=20000,50,100`): a new assignment starts only at `,NAME=`."""
+    label, _, assignments = text.partition(":")
+    parts = [part for part in re.split(r",(?=[A-Z_][A-Z0-9_]*=)", assignments) if part.strip()]
+    if not label.strip() or not all("=" in part for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL:NAME=value,NAME=value")
+    return label.strip(), dict(part.split("=", 1) for part in parts)
 
 
 def _sizes(text: str) -> list[int]:
@@ -124,7 +135,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "at once (up to 50 ms of jitter)",
     )
     parser.add_argument(
-        "--fairshare-seconds", type=float, default=20, help="window of the students alone and beside each flood"
+        "--fairshare-seconds", type=float, default=10, help="window of the students alone and beside each flood"
+    )
+    parser.add_argument("--fairshare-rounds", type=int, default=3, help="rounds of those windows, samples pooled")
+    parser.add_argument(
+        "--fairshare-design",
+        type=_design,
+        action="append",
+        default=[],
+        help="ours with other settings beside ours in the same run: 'LABEL:NAME=value,NAME=value' (repeatable)",
     )
     parser.add_argument(
         "--fairshare-before",
@@ -315,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
             log(f"recovery: {json.dumps(run['recovery'])}")
         if "fairshare" in phases:
             run["fairshare"] = ph.fairshare(
-                bench, seconds=args.fairshare_seconds, profile=args.profile_windows, before=args.fairshare_before
+                bench,
+                seconds=args.fairshare_seconds,
+                rounds=args.fairshare_rounds,
+                designs=args.fairshare_design,
+                profile=args.profile_windows,
+                before=args.fairshare_before,
             )
             log(f"fairshare: {json.dumps(run['fairshare'])}")
     except Exception:

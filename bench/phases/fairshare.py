@@ -38,6 +38,7 @@ def _flood(attempt_id: int, question_id: int, route: str) -> dict:
 
 
 def _victims(bench: Bench, web, name: str, students: list, seconds: float) -> dict:
+    """The students' requests of one window: [sent, latency, status, kind] each, and the window's CPU."""
     spec = {
         "mode": "victims",
         "port": web.port,
@@ -47,17 +48,31 @@ def _victims(bench: Bench, web, name: str, students: list, seconds: float) -> di
         "answer_interval": ANSWER_INTERVAL,
     }
     result = bench.run_loadgen(name, spec, timeout=seconds + 120)
-    rows = result["requests"]
+    return {"rows": result["requests"], "cpu": bench.monitor.window(result["started"], result["ended"])["cpu"]}
+
+
+def _summed(windows: list[dict]) -> dict:
+    """The students' figures over every round's window of one kind (their samples pooled)."""
+    rows = [row for window in windows for row in window["rows"]]
     ok = [r for r in rows if r[2] == 200]
-    return {
+    cpus = [window["cpu"].get("daphne", 0) for window in windows]
+    out = {
         "requests": len(rows),
         "latency": summary([r[1] for r in ok]),
         "by_kind": {kind: summary([r[1] for r in ok if r[3] == kind]) for kind in ("remaining", "answer")},
         "refused": sum(1 for r in rows if r[2] == 429),
         "errors": sum(1 for r in rows if r[2] not in (200, 429)),
         "error_samples": sorted({str(r[2]) for r in rows if r[2] != 200})[:5],
-        "cpu": bench.monitor.window(result["started"], result["ended"])["cpu"],
+        "cpu": {"daphne": sum(cpus) / len(cpus)},
     }
+    abusers = [window["abuser"] for window in windows if "abuser" in window]
+    if abusers:
+        statuses: dict[str, int] = {}
+        for abuser in abusers:
+            for status, n in abuser["statuses"].items():
+                statuses[status] = statuses.get(status, 0) + n
+        out["abuser"] = {"statuses": statuses, "seconds": sum(a["seconds"] for a in abusers)}
+    return out
 
 
 def _beside(bench: Bench, web, name: str, students: list, flood: dict, token: str, seconds: float, profile: bool):
@@ -84,58 +99,81 @@ def _beside(bench: Bench, web, name: str, students: list, flood: dict, token: st
         abuser.stop()
         flooded = abuser.result(timeout=90)
         bench.monitor.unwatch("abuser")
-    took = flooded["ended"] - flooded["started"]
-    return {**victims, "abuser": {"statuses": flooded["statuses"], "seconds": took}}
+    return {**victims, "abuser": {"statuses": flooded["statuses"], "seconds": flooded["ended"] - flooded["started"]}}
 
 
 def _forget_budgets(user_ids: list[int]) -> None:
-    """Every budget of these users spent nowhere: each design starts from none (the keys are ours alone)."""
+    """Every budget of these users spent nowhere: each window starts from none (the keys are ours alone)."""
     client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
     try:
-        keys = [rate_limits.key_for(scope, user) for scope in settings.RATE_LIMITS for user in user_ids]
-        client.unlink(*keys)
+        client.unlink(*[rate_limits.key_for(scope, user) for scope in settings.RATE_LIMITS for user in user_ids])
     finally:
         client.close()
 
 
-def fairshare(bench: Bench, *, seconds: float, profile: bool = False, before: Path | None = None) -> dict:
-    """Ours (and `before`, another checkout, after it in the same run), each on a fresh production process."""
-    bench.log(f"fairshare: {VICTIMS} students alone, then beside {IN_FLIGHT} in flight, {seconds:.0f} s each window")
+def fairshare(
+    bench: Bench,
+    *,
+    seconds: float,
+    rounds: int = 2,
+    designs: list[tuple[str, dict[str, str]]] = (),
+    profile: bool = False,
+    before: Path | None = None,
+) -> dict:
+    """Ours, each of `designs` (ours with other settings) and `before` (another checkout), each on a fresh production
+    process, all started at once; each round runs every design's windows (alone, beside the flood on `remaining`,
+    on `submit-answer`) one design after the other, so the machine's other load falls on all of them alike."""
+    bench.log(f"fairshare: {VICTIMS} students alone, then beside {IN_FLIGHT} in flight, {rounds} x {seconds:.0f} s")
     env = production_env(bench)
     exam_id, attempt_ids, user_ids = bench.seeded("fairshare", VICTIMS + 1)
     questions = list(Question.objects.filter(exam_id=exam_id).order_by("pk").values_list("pk", flat=True))
     tokens = tokens_for(user_ids)
     abuser_attempt, abuser_token = attempt_ids[0], tokens[0]
     students = [[a, t, questions] for a, t in zip(attempt_ids[1:], tokens[1:], strict=True)]
-    designs = {}
+    plan = [("ours", None, {}), *((label, None, extra) for label, extra in designs)]
+    if before:
+        plan.append((f"before ({revision_of(before)})", before, {}))
+    webs = {}
+    windows: dict[str, dict[str, list]] = {label: {"alone": [], "remaining": [], "answer": []} for label, _, _ in plan}
     try:
-        for label, cwd in [("ours", None)] + ([(f"before ({revision_of(before)})", before)] if before else []):
-            _forget_budgets(user_ids)
-            name = "ours" if cwd is None else "before"
-            web = bench.stack.start_web(f"web-fairshare-{name}", bench.product_app, env=env, cwd=cwd)
-            web.watch_as = "daphne"
-            bench.monitor.watch("daphne", web.process.pid)
-            try:
-                design = {"alone": _victims(bench, web, f"fairshare-{name}-alone", students, seconds)}
+        for n, (label, cwd, extra) in enumerate(plan):
+            webs[label] = web = bench.stack.start_web(
+                f"web-fairshare-{n}", bench.product_app, env={**env, **extra}, cwd=cwd
+            )
+            _victims(bench, web, f"fairshare-{n}-warmup", students, 2.0)  # first connections, first queries
+        for r in range(rounds):
+            for n, (label, _, _) in enumerate(plan):
+                web = webs[label]
+                web.watch_as = "daphne"
+                bench.monitor.watch("daphne", web.process.pid)
+                _forget_budgets(user_ids)
+                windows[label]["alone"].append(_victims(bench, web, f"fairshare-{n}-{r}-alone", students, seconds))
                 for route in ("remaining", "answer"):
+                    _forget_budgets(user_ids)
                     flood = _flood(abuser_attempt, questions[0], route)
-                    design[route] = _beside(
-                        bench, web, f"fairshare-{name}-{route}", students, flood, abuser_token, seconds, profile
-                    )
-                    alone_p99, beside_p99 = design["alone"]["latency"]["p99"], design[route]["latency"]["p99"]
-                    design[route]["ratio"] = beside_p99 / alone_p99 if alone_p99 and beside_p99 else None
-                designs[label] = design
-            finally:
-                bench.drop_web(web)
+                    name = f"fairshare-{n}-{r}-{route}"
+                    beside = _beside(bench, web, name, students, flood, abuser_token, seconds, profile and r == 0)
+                    windows[label][route].append(beside)
+                bench.monitor.unwatch("daphne")
     finally:
+        for web in webs.values():
+            bench.stack.stop(web)
         _forget_budgets(user_ids)
         bench.drop_exam(exam_id)
+    results = {}
+    for label, by_kind in windows.items():
+        results[label] = design = {kind: _summed(ws) for kind, ws in by_kind.items()}
+        for route in ("remaining", "answer"):
+            alone_p99, beside_p99 = design["alone"]["latency"]["p99"], design[route]["latency"]["p99"]
+            design[route]["ratio"] = beside_p99 / alone_p99 if alone_p99 and beside_p99 else None
+        design["env"] = dict(next(extra for lbl, _, extra in plan if lbl == label))
     return {
         "seconds": seconds,
+        "rounds": rounds,
         "victims": VICTIMS,
         "in_flight": IN_FLIGHT,
         "poll_interval": POLL_INTERVAL,
         "answer_interval": ANSWER_INTERVAL,
         "target_ratio": TARGET_RATIO,
-        "designs": designs,
+        "designs": results,
     }

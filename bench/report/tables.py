@@ -410,6 +410,8 @@ def _fairshare(r: dict) -> list[str]:
     rows = []
     for label, d in r["designs"].items():
         alone = d["alone"]
+        if d.get("env"):
+            label = f"{label} ({', '.join(f'`{k}={v}`' for k, v in d['env'].items())})"
         for route, shown in (("remaining", "`remaining`"), ("answer", "`submit-answer`")):
             beside = d[route]
             rows.append(
@@ -432,8 +434,10 @@ def _fairshare(r: dict) -> list[str]:
         f"Each student polls `remaining` every {r['poll_interval']:g} s and saves an answer every "
         f"{r['answer_interval']:g} s, for {r['seconds']:.0f} s alone, then {r['seconds']:.0f} s beside an abuser "
         "(its own process: one token, keep-alive connections each sending again as soon as it is answered) on "
-        "each route in turn; the students' latencies are over all their requests (both kinds). Ratio: p99 beside "
-        "over p99 alone of the same process in this run. Each design on a fresh process, budgets spent nowhere.",
+        f"each route in turn; {r.get('rounds', 1)} rounds, every design's windows one after the other in each, the "
+        "samples of a kind pooled over the rounds; the students' latencies are over all their requests (both kinds). "
+        "Ratio: p99 beside over p99 alone of the same process in this run. Each design on a fresh process (all "
+        "started at once, 2 s of the students first to warm it); budgets spent nowhere at each window's start.",
     )
 
 
