@@ -1,9 +1,14 @@
 """Per-user request budgets, counted in the cache's Redis so that every server process shares them.
 
-Each budget (`settings.RATE_LIMITS`, README "Fair share") is `<requests>/<seconds>s`: a fixed
-window per user and budget, one atomic script per request (INCR, and the window's TTL on its
-first request). Past the budget the caller answers 429 with the time left of the window.
-Refused requests count too, so a client that ignores `Retry-After` gains nothing by hammering.
+Each budget (`settings.RATE_LIMITS`, README "Fair share") is `<requests>/<seconds>s`, kept per
+user and budget as a token bucket in GCRA form (one key: the theoretical arrival time of the next
+request, one atomic script per request, Redis's own clock): up to `requests` at once after a quiet
+spell, then one every `seconds / requests`, spread out. Fixed windows, tried first, let a client
+that keeps 50 requests in flight take its whole budget in one burst at each window's start, on
+every slot it may hold, and the other students' p99 doubled or tripled at those moments
+(bench/README.md, "Fair share"); spread, its requests cost the others no more than their own.
+Past the budget the caller answers 429 with the wait until the next request would pass. A refused
+request moves nothing, so hammering gains nothing: the flood still gets one request per interval.
 
 A defence, not a dependency: while the cache's Redis cannot be reached every request is let
 through (as the login throttle does), with one log line per outage second.
@@ -34,6 +39,24 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, 
 # Short: a request must not wait long on a dead Redis before it is let through.
 SOCKET_TIMEOUT_SECONDS = 0.5
 
+# KEYS[1] the bucket: the theoretical arrival time (TAT, ms of Redis's clock) of the next request at
+# the steady rate. ARGV[1] the interval between requests at that rate (ms), ARGV[2] the bucket's
+# size (requests let through at once). A request passes when the TAT is at most size - 1 intervals
+# ahead of now; it then moves the TAT one interval on. Answers [1, 0] or [0, ms until it would pass].
+_GCRA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local wait = tat - now - (tonumber(ARGV[2]) - 1) * interval
+if wait > 0 then
+  return {0, math.ceil(wait)}
+end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil(tat + interval - now))
+return {1, 0}
+"""
+
 # KEYS[1] the counter; ARGV[1] the window (ms). Answers [requests in this window, ms left of it].
 _HIT = """
 local n = redis.call('INCR', KEYS[1])
@@ -60,7 +83,7 @@ class Budget:
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool
-    retry_after: int = 0  # whole seconds until the window ends (at least 1 when refused)
+    retry_after: int = 0  # whole seconds until a request would pass again (at least 1 when refused)
 
 
 @cache
@@ -118,18 +141,19 @@ def _log_outage(exc: Exception) -> None:
 
 
 async def ahit(scope: str, user_id) -> Verdict:
-    """Count one request of `user_id` against `scope`'s budget; refused once the window's budget is spent."""
+    """One request of `user_id` against `scope`'s budget: let through, or refused with the wait before the next."""
     budget = budget_of(scope)
     if budget is None:
         return Verdict(allowed=True)
+    interval_ms = budget.seconds * 1000 / budget.requests
     try:
-        count, ms_left = await _client().eval(_HIT, 1, key_for(scope, user_id), budget.seconds * 1000)
+        allowed, wait_ms = await _client().eval(_GCRA, 1, key_for(scope, user_id), interval_ms, budget.requests)
     except REDIS_ERRORS as exc:
         _log_outage(exc)
         return Verdict(allowed=True)
-    if int(count) <= budget.requests:
+    if int(allowed):
         return Verdict(allowed=True)
-    return Verdict(allowed=False, retry_after=max(1, math.ceil(int(ms_left) / 1000)))
+    return Verdict(allowed=False, retry_after=max(1, math.ceil(int(wait_ms) / 1000)))
 
 
 # --- sockets refused for their token or ids, per client address ----------------------------

@@ -6,7 +6,13 @@ alive. Admitting a socket counts only the entries of live processes (a beat with
 DEAD_AFTER_SECONDS, or the caller itself) and drops the others: the sockets of a daphne that
 was SIGKILLed stop counting 2 s after its last beat, and nobody is locked out by them.
 
-A defence, not a dependency: while Redis cannot be reached every socket is admitted.
+Each process also rewrites its own entries from the sockets it holds every few seconds (`arewrite`,
+`realtime.held_caps`): a release that failed, an admit whose answer was lost, a Sentinel failover or a Redis
+restored from an old snapshot leave a live process's entry off by some sockets, and only the rewrite puts it
+right (the 24 h TTL alone would lock a student out until then).
+
+A defence, not a dependency: while Redis cannot be reached every socket is admitted (and counted by the next
+rewrite that gets through).
 """
 
 from __future__ import annotations
@@ -57,7 +63,32 @@ return 0
 """
 
 
-def _key(kind: str, pk: int) -> str:
+# KEYS[1] this process's set of the caps it has entries under. ARGV: this process's id, key TTL ms, then
+# pairs (cap key, this process's sockets under it): a slice of its caps. Makes those entries say exactly
+# that (0: dropped) and keeps the set in step; the caps it holds nowhere any more are found from the set
+# (`acaps_listed`) and written as 0. Answers how many entries it changed.
+_REWRITE = """
+local me, ttl = ARGV[1], ARGV[2]
+local changed = 0
+for i = 3, #ARGV, 2 do
+  local key, count = ARGV[i], tonumber(ARGV[i + 1])
+  local had = tonumber(redis.call('HGET', key, me) or '0')
+  if count > 0 then
+    redis.call('HSET', key, me, count)
+    redis.call('PEXPIRE', key, ttl)
+    redis.call('SADD', KEYS[1], key)
+  else
+    redis.call('HDEL', key, me)
+    redis.call('SREM', KEYS[1], key)
+  end
+  if had ~= count then changed = changed + 1 end
+end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return changed
+"""
+
+
+def _key(kind: str, pk: int | str) -> str:
     return f"{settings.TIMER_KEY_PREFIX}{{presence}}:sockets:{kind}:{pk}"
 
 
@@ -96,5 +127,25 @@ async def arelease(process_id: str, caps: list[tuple[str, int]]) -> None:
     """Take one socket of this process off every cap it was admitted under."""
     try:
         await timer.async_client().eval(_RELEASE, len(caps), *(key for key, _ in caps), process_id)
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise presence.PresenceUnavailable(str(exc)) from exc
+
+
+async def acaps_listed(process_id: str) -> set[str]:
+    """The caps this process's entries are listed under in Redis (what a rewrite may have to clear)."""
+    try:
+        return set(await timer.async_client().smembers(_key("proc", process_id)))
+    except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
+        raise presence.PresenceUnavailable(str(exc)) from exc
+
+
+async def arewrite(process_id: str, counts: dict[str, int]) -> int:
+    """Make this process's entries of the caps in `counts` say them (cap key -> its sockets under it; 0: none);
+    answers how many entries were off."""
+    args: list[str | int] = [process_id, KEY_TTL_MS]
+    for key, count in counts.items():
+        args += [key, count]
+    try:
+        return int(await timer.async_client().eval(_REWRITE, 1, _key("proc", process_id), *args))
     except (*timer.REDIS_ERRORS, redis.ResponseError, OSError) as exc:
         raise presence.PresenceUnavailable(str(exc)) from exc

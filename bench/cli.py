@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -24,7 +25,18 @@ from bench import machine, stack
 BENCH_DIR = Path(__file__).resolve().parent
 # The tick server of `--ticks-bare` (started with `python -m`, not by daphne).
 BARE_TICK_SERVER = "-m bench.bare_tick_server"
-PHASES = ("ticks", "timeouts", "starts", "remaining", "side", "extend", "throughput", "connects", "recovery")
+PHASES = (
+    "ticks",
+    "timeouts",
+    "starts",
+    "remaining",
+    "side",
+    "extend",
+    "throughput",
+    "connects",
+    "recovery",
+    "fairshare",
+)
 # What each phase writes into the run, for carrying over the ones a partial run (--phases) did not repeat.
 RUN_KEYS = {
     "ticks": "ticks",
@@ -36,7 +48,18 @@ RUN_KEYS = {
     "connects": "connects",
     "throughput": "throughput",
     "recovery": "recovery",
+    "fairshare": "fairshare",
 }
+
+
+def _design(text: str) -> tuple[str, dict[str, str]]:
+    """`"label:NAME=value,NAME=value"` (--fairshare-design) -> (label, environment on top of ours); a value may hold
+    commas (`BENCH_GC_THRESHOLD=20000,50,100`): a new assignment starts only at `,NAME=`."""
+    label, _, assignments = text.partition(":")
+    parts = [part for part in re.split(r",(?=[A-Z_][A-Z0-9_]*=)", assignments) if part.strip()]
+    if not label.strip() or not all("=" in part for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LABEL:NAME=value,NAME=value")
+    return label.strip(), dict(part.split("=", 1) for part in parts)
 
 
 def _sizes(text: str) -> list[int]:
@@ -111,6 +134,23 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="how the recovery phase's sockets reconnect: as the page (0.5-1 s, then doubling, full jitter) or "
         "at once (up to 50 ms of jitter)",
     )
+    parser.add_argument(
+        "--fairshare-seconds", type=float, default=10, help="window of the students alone and beside each flood"
+    )
+    parser.add_argument("--fairshare-rounds", type=int, default=3, help="rounds of those windows, samples pooled")
+    parser.add_argument(
+        "--fairshare-design",
+        type=_design,
+        action="append",
+        default=[],
+        help="ours with other settings beside ours in the same run: 'LABEL:NAME=value,NAME=value' (repeatable)",
+    )
+    parser.add_argument(
+        "--fairshare-before",
+        type=Path,
+        default=None,
+        help="another checkout (an earlier commit) whose daphne meets the same abuser after ours, in the same run",
+    )
     parser.add_argument("--phases", default=",".join(PHASES), help=f"comma list of {', '.join(PHASES)}")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", stack.DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", stack.DEFAULT_REDIS_URL))
@@ -124,7 +164,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--profile-windows",
         action="store_true",
-        help="py-spy (--gil) of daphne during each closed-loop window of the throughput phase, one file each",
+        help="py-spy (--gil) of daphne during each closed-loop window of the throughput phase and each abuser "
+        "window of the fairshare phase, one file each",
     )
     parser.add_argument("--gc-log", action="store_true", help="daphne logs every garbage collection over 20 ms")
     parser.add_argument("--readme", type=Path, default=BENCH_DIR / "README.md", help="where the tables go")
@@ -291,6 +332,16 @@ def main(argv: list[str] | None = None) -> int:
                 reconnect=args.recovery_reconnect,
             )
             log(f"recovery: {json.dumps(run['recovery'])}")
+        if "fairshare" in phases:
+            run["fairshare"] = ph.fairshare(
+                bench,
+                seconds=args.fairshare_seconds,
+                rounds=args.fairshare_rounds,
+                designs=args.fairshare_design,
+                profile=args.profile_windows,
+                before=args.fairshare_before,
+            )
+            log(f"fairshare: {json.dumps(run['fairshare'])}")
     except Exception:
         traceback.print_exc()
         log("a phase failed; the report holds the phases that finished")

@@ -19,6 +19,7 @@ Modes (the spec's "mode"):
   all are, so that the last connects happen beside thousands of open sockets; then close all.
 - recover: sockets (and a proctor dashboard) that reconnect by themselves like the exam page,
   every open, close and frame recorded with its time (bench/reconnecting.py).
+- victims, abuse: the fair-share phase's students and its one flooding token (bench/fair_clients.py).
 Every loop is bounded in count and time.
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from bench import reconnecting
+from bench import fair_clients, reconnecting
 from bench.httpclient import HttpConnection
 
 CONNECT_TIMEOUT = 30.0
@@ -338,6 +339,10 @@ def main() -> int:
         result = asyncio.run(run_closed(spec))
     elif mode == "recover":
         result = reconnecting.run(spec)
+    elif mode == "victims":
+        result = asyncio.run(fair_clients.run_victims(spec))
+    elif mode == "abuse":
+        result = asyncio.run(fair_clients.run_abuse(spec))
     else:
         raise SystemExit(f"unknown mode {mode}")
     result_path.write_text(json.dumps(result))

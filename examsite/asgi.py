@@ -22,14 +22,13 @@ from routing import websocket_urlpatterns  # noqa: E402
 # Collector thresholds of a server process (young, middle, old); see the end of this module.
 GC_THRESHOLDS = (100_000, 50, 100)
 
+slots = ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY, per_user=settings.HTTP_SLOTS_PER_USER)
 application = ProtocolTypeRouter(
     {
         # Refused past its user's budget before anything else (no body read, no hold, no slot);
         # then held and stamped before the queue: a request that waits for a thread keeps its
         # arrival time, and its attempt is not timed out under it meanwhile.
-        "http": RateLimit(
-            HoldDeadline(StampArrival(ConcurrencyLimit(django_asgi_app, limit=settings.HTTP_CONCURRENCY)))
-        ),
+        "http": RateLimit(HoldDeadline(StampArrival(slots))),
         "websocket": AllowedHostsOriginValidator(JWTAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

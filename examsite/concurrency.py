@@ -78,13 +78,13 @@ class UserShares:
 
 class ConcurrencyLimit:
     """ASGI middleware: at most `limit` calls of `app` in flight, each on a slot thread; the others queue in
-    arrival order, and one user's requests hold at most `user_share(limit)` slots at once."""
+    arrival order, and one user's requests hold at most `per_user` slots at once (default `user_share(limit)`)."""
 
-    def __init__(self, app, *, limit: int) -> None:
+    def __init__(self, app, *, limit: int, per_user: int | None = None) -> None:
         self.app = app
         self.limit = limit
         self._gate = LoopGate(limit)  # the order of arrival; a slot is free whenever it lets a request in
-        self._users = UserShares(user_share(limit))
+        self._users = UserShares(max(1, min(limit, per_user or user_share(limit))))
         self._free = [ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"http-slot-{n}") for n in range(limit)]
 
     async def __call__(self, scope, receive, send):

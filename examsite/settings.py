@@ -224,10 +224,13 @@ CHANNEL_LAYERS = {
 # of its own); the rest wait in the event loop. Keeps a burst from exhausting the database's
 # connections (examsite/concurrency.py).
 HTTP_CONCURRENCY = env.int("HTTP_CONCURRENCY", default=16)
+# Of those, the most one user's requests hold at once; the user's others wait behind each other.
+HTTP_SLOTS_PER_USER = env.int("HTTP_SLOTS_PER_USER", default=max(1, HTTP_CONCURRENCY // 4))
 
-# Per-user budgets of the REST routes, `<requests>/<seconds>s` in fixed windows shared by every
-# process (attempts/rate_limits.py), or `off`. Sized from what the exam page itself sends, with
-# three tabs open (README, "Fair share"): the page never meets them; a client that loops does.
+# Per-user budgets of the REST routes, `<requests>/<seconds>s` (up to <requests> at once, then spread
+# evenly at that rate) shared by every process (attempts/rate_limits.py), or `off`. Sized from what
+# the exam page itself sends, with three tabs open (README, "Fair share"): the page never meets
+# them; a client that loops does.
 RATE_LIMITS = {
     "start": env("RATE_LIMIT_START", default="20/60s"),  # start, resume and own attempts: a page load each
     "remaining": env("RATE_LIMIT_REMAINING", default="40/10s"),  # end checks ~1/s per tab for a few seconds
@@ -236,6 +239,8 @@ RATE_LIMITS = {
     "submit": env("RATE_LIMIT_SUBMIT", default="10/60s"),
     "staff": env("RATE_LIMIT_STAFF", default="100/10s"),  # the console: rows, audit trails read per event
 }
+# One user's 429s leave a process one at a time, this far apart (attempts/apis/fair_share.py).
+RATE_LIMIT_REFUSAL_SPACING_MS = env.int("RATE_LIMIT_REFUSAL_SPACING_MS", default=50)
 
 # Sockets open at once, counted across every process (attempts/socket_caps.py); the next is closed 4429.
 # 3 per attempt: two tabs (or a laptop and a phone) and one reconnect in flight whose old socket the
@@ -243,8 +248,9 @@ RATE_LIMITS = {
 SOCKETS_PER_ATTEMPT = env.int("SOCKETS_PER_ATTEMPT", default=4)
 SOCKETS_PER_STUDENT = env.int("SOCKETS_PER_STUDENT", default=6)
 SOCKETS_PER_PROCTOR = env.int("SOCKETS_PER_PROCTOR", default=10)
-# Connects refused 4401/4403/4404 per client address (NUM_PROXIES) before every connect from it is
-# refused 4429 until the window ends: a token or id guesser is slowed down as the login throttle does.
+# Connects refused 4403/4404, or 4401 for a forged or malformed token (not an expired one), per client address
+# (NUM_PROXIES) before every connect from it is refused 4429 until the window ends: a token or id guesser is
+# slowed down as the login throttle does.
 SOCKET_REFUSAL_RATE = env("SOCKET_REFUSAL_RATE", default="60/60s")
 
 # Threads (each with its persistent database connection) that the sockets' reads run on
@@ -288,6 +294,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "attempts.apis.schema_hooks.require_one_of_bodies",
+        "attempts.apis.schema_hooks.rate_limited_responses",
     ],
     # Several responses carry a `status` with its own choices: each set gets one stable name.
     "ENUM_NAME_OVERRIDES": {

@@ -3,11 +3,13 @@
 The token comes from the query string (`?token=`, what a browser can send) or an
 `Authorization: Bearer` header (other clients). The middleware checks only what the token
 itself proves (signature, type, expiry): no database trip, so a connect costs none here.
-It puts the validated token into `scope["token"]` (None when there is none or it is unusable)
-and its `exp` (Unix seconds) into `scope["token_expires_at"]`, so a consumer can close the
-socket when the token runs out. The consumer reads the token's user together with what it
-reads anyway (the attempt, the exam's proctors) in one trip, and refuses the socket unless
-`user_accepts_token` (what SimpleJWT's own `get_user` checks, without its query).
+It puts the validated token into `scope["token"]` (None when there is none or it is unusable),
+its `exp` (Unix seconds) into `scope["token_expires_at"]`, so a consumer can close the
+socket when the token runs out, and why there is no token into `scope["token_problem"]`
+(`token_problem`: only a token we did not sign counts against the client's address).
+The consumer reads the token's user together with what it reads anyway (the attempt, the exam's
+proctors) in one trip, and refuses the socket unless `user_accepts_token` (what SimpleJWT's own
+`get_user` checks, without its query).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from channels.middleware import BaseMiddleware
 from django.contrib.auth import get_user_model
 from rest_framework.settings import api_settings as drf_settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
@@ -40,6 +42,26 @@ def validated_token(raw_token: str | None) -> Token | None:
     except (InvalidToken, TokenError):
         return None
     return token if api_settings.USER_ID_CLAIM in token else None
+
+
+# Why a connect has no usable token (`token_problem`).
+TOKEN_MISSING = "missing"
+TOKEN_EXPIRED = "expired"  # signed by us and well formed, only too old: a page back after an outage
+TOKEN_INVALID = "invalid"  # a bad signature, malformed, not a token: what a guesser sends
+
+
+def token_problem(raw_token: str | None) -> str:
+    """Why `raw_token` is unusable (call it only when `validated_token` said None): missing, expired or invalid."""
+    if not raw_token:
+        return TOKEN_MISSING
+    for token_class in api_settings.AUTH_TOKEN_CLASSES:
+        try:
+            token_class(raw_token)  # PyJWT checks the signature before the expiry: expired means signed by us
+        except ExpiredTokenError:
+            return TOKEN_EXPIRED
+        except TokenError:
+            continue
+    return TOKEN_INVALID
 
 
 def user_id_of(token: Token):
@@ -107,9 +129,15 @@ def client_address(scope) -> str:
 
 
 class JWTAuthMiddleware(BaseMiddleware):
-    """Puts the connection's validated access token (or None) and its expiry into the scope; no database trip."""
+    """Puts the connection's validated access token (or None, and why) and its expiry into the scope; no database."""
 
     async def __call__(self, scope, receive, send):
-        token = validated_token(token_from_scope(scope))
-        scope = {**scope, "token": token, "token_expires_at": int(token["exp"]) if token is not None else None}
+        raw_token = token_from_scope(scope)
+        token = validated_token(raw_token)
+        scope = {
+            **scope,
+            "token": token,
+            "token_expires_at": int(token["exp"]) if token is not None else None,
+            "token_problem": token_problem(raw_token) if token is None else None,
+        }
         return await self.inner(scope, receive, send)

@@ -16,9 +16,9 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from attempts import presence, rate_limits, socket_caps
+from attempts import rate_limits
 from realtime import fast_send, frames, layer_groups, protocol
-from realtime.auth import client_address, identity_for_token
+from realtime.auth import TOKEN_INVALID, client_address, identity_for_token
 from realtime.db import socket_db
 from realtime.presence import get_presence
 
@@ -27,10 +27,11 @@ logger = logging.getLogger(__name__)
 # The close of a socket whose channel layer stayed unreachable beyond the pool's retries: the page
 # reconnects (docs/websocket.md). Not in `protocol`: the pages treat it as any unexpected close.
 CLOSE_LAYER_UNREACHABLE = 1011
-# Refusals of a connect that count against its client address (settings.SOCKET_REFUSAL_RATE).
-REFUSAL_CODES = frozenset({protocol.CLOSE_UNAUTHENTICATED, protocol.CLOSE_FORBIDDEN, protocol.CLOSE_NOT_FOUND})
-# Releases of socket caps still on their way to Redis (a closing consumer may be gone before they end).
-_releases: set[asyncio.Task] = set()
+# Refusals of a connect that count against its client address (settings.SOCKET_REFUSAL_RATE): those that
+# suggest a guesser. Also a 4401 for a token we did not sign (`realtime.auth.TOKEN_INVALID`); not one for an
+# expired token, a missing one or a user who may no longer use theirs: an exam hall behind one NAT whose network
+# was out comes back with hundreds of expired tokens, and must not be refused for the rest of the minute.
+REFUSAL_CODES = frozenset({protocol.CLOSE_FORBIDDEN, protocol.CLOSE_NOT_FOUND})
 
 
 class JWTSocketConsumer(AsyncWebsocketConsumer):
@@ -47,7 +48,8 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         self._background: set[asyncio.Task] = set()
         self._send_direct = None  # daphne's protocol, for the ticker's frames (`realtime.fast_send`); None: `send`
         self._connecting = False  # in websocket_connect: a refusal now counts against the address
-        self._caps: tuple[str, list] | None = None  # (process id, caps) this socket is counted under
+        self._forged_token = False  # the connect's token is not one we signed: its 4401 counts against the address
+        self._caps: tuple[object, list] | None = None  # (the presence, caps) this socket is counted under
 
     # --- hooks for subclasses ---------------------------------------------------------
 
@@ -114,6 +116,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         try:
             self.token = self.scope.get("token")  # validated by realtime.auth.JWTAuthMiddleware, without the database
             if self.token is None:
+                self._forged_token = self.scope.get("token_problem") == TOKEN_INVALID
                 await self.end(protocol.CLOSE_UNAUTHENTICATED)
                 return
             self._expire_with_token(self.scope.get("token_expires_at"))
@@ -166,17 +169,12 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
 
     async def take_place(self, caps: list[tuple[str, int]]) -> bool:
         """Count this socket under `caps` (`attempts.socket_caps`); when one is full, close 4429 and False."""
-        process_id = get_presence().process_id  # its heartbeat tells the others this process is alive
-        try:
-            admitted = await socket_caps.aadmit(process_id, caps)
-        except presence.PresenceUnavailable as exc:
-            logger.warning("socket admitted uncounted, Redis unreachable: %s", exc)
-            return True
-        if not admitted:
+        local = get_presence()  # its heartbeat tells the others this process is alive; it rewrites the counts
+        if not await local.admit(caps):
             reason, message, retry_after = protocol.TOO_MANY_SOCKETS
             await self.end(protocol.CLOSE_TOO_MANY, frames.refused_frame(reason, message, retry_after))
             return False
-        self._caps = (process_id, caps)
+        self._caps = (local, caps)  # also when Redis did not answer: the socket is held, the rewrite counts it
         if self.is_closed:  # gone while it was counted
             self._release_caps()
         return not self.is_closed
@@ -184,11 +182,9 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
     def _release_caps(self) -> None:
         if self._caps is None:
             return
-        process_id, caps = self._caps
+        local, caps = self._caps
         self._caps = None
-        task = asyncio.get_running_loop().create_task(_release(process_id, caps))
-        _releases.add(task)
-        task.add_done_callback(_releases.discard)
+        local.release(caps)
 
     # --- sending and closing ----------------------------------------------------------
 
@@ -222,7 +218,7 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
         if frame is not None:
             await self.send(text_data=json.dumps(frame))
         await self.close(code)
-        if self._connecting and code in REFUSAL_CODES:
+        if self._connecting and (code in REFUSAL_CODES or self._forged_token):
             await rate_limits.arecord_refusal(client_address(self.scope))
 
     def _mark_closed(self) -> None:
@@ -267,15 +263,6 @@ class JWTSocketConsumer(AsyncWebsocketConsumer):
             self._frames_in_window = 0
         self._frames_in_window += 1
         return self._frames_in_window > protocol.MAX_FRAMES_PER_SECOND
-
-
-async def _release(process_id: str, caps: list[tuple[str, int]]) -> None:
-    try:
-        await socket_caps.arelease(process_id, caps)
-    except presence.PresenceUnavailable as exc:
-        # Counted until this process's heartbeat is 2 s old, or until the key lapses: at worst a
-        # student waits for the page's next try.
-        logger.warning("socket cap not released, Redis unreachable: %s", exc)
 
 
 # Sockets closed by one outage are logged as one line a second, not one each.

@@ -13,6 +13,9 @@ the loop's beat is late whenever the loop is (10,000 ticks, a garbage collection
 storm on a busy machine), and at load 5-8 a daphne holding 10,000 sockets missed
 DEAD_AFTER_SECONDS again and again: each false death marked every one of its students offline.
 A process that is gone (SIGKILL) has no thread left either.
+
+The same presence keeps this process's socket caps (`realtime.held_caps`) and rewrites them every
+REWRITE_SECONDS while it runs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from django.db import DatabaseError, InterfaceError, close_old_connections
 
 from attempts import presence
 from attempts.services.presence import Settled, settle
+from realtime import held_caps
 from realtime.cancelling import cancel_requested
 
 logger = logging.getLogger(__name__)
@@ -57,6 +61,8 @@ class LocalPresence:
         self._beating: asyncio.Task | None = None
         self._settling: asyncio.Task | None = None
         self._keep_alive: KeepAlive | None = None
+        self.caps = held_caps.HeldCaps(self.process_id)
+        self._rewriting_caps: asyncio.Task | None = None
         self.beats = 0  # heartbeats that reached Redis (tests read it)
         self.last_beat_ok = -math.inf  # time.monotonic() of the last heartbeat that reached Redis
 
@@ -83,6 +89,16 @@ class LocalPresence:
     def unwatch(self, socket: object) -> None:
         self._watchers.discard(socket)
 
+    async def admit(self, caps: list[tuple[str, int]]) -> bool:
+        """Count a socket of this process under `caps` (`realtime.held_caps`); False when one is full."""
+        self._keep_running()  # whose rewrites repair the counts
+        return await self.caps.admit(caps)
+
+    def release(self, caps: list[tuple[str, int]]) -> None:
+        """Take a socket admitted under `caps` off them."""
+        self.caps.release(caps)
+        self._keep_running()
+
     def _tell(self, attempt_id: int) -> None:
         self._news.add(attempt_id)
         self._news_arrived.set()
@@ -95,12 +111,23 @@ class LocalPresence:
             self._beating = loop.create_task(self._beat_forever(), name="presence-heartbeat")
         if self._settling is None or self._settling.done():
             self._settling = loop.create_task(self._settle_forever(), name="presence-settle")
+        if self._rewriting_caps is None or self._rewriting_caps.done():
+            self._rewriting_caps = loop.create_task(self._rewrite_caps_forever(), name="socket-caps-rewrite")
         if self._keep_alive is None or not self._keep_alive.is_alive():
             self._keep_alive = KeepAlive(self, loop)
             self._keep_alive.start()
 
     def _idle(self) -> bool:
-        return not (self._sockets or self._watchers or self._news or self._unsettled)
+        return not (self._sockets or self._watchers or self._news or self._unsettled) and self.caps.idle()
+
+    async def _rewrite_caps_forever(self) -> None:
+        while True:
+            await asyncio.sleep(held_caps.REWRITE_SECONDS)
+            if cancel_requested():
+                return
+            await self.caps.rewrite()
+            if self._idle():
+                return  # restarted by the next socket admitted
 
     async def _beat_forever(self) -> None:
         loop = asyncio.get_running_loop()

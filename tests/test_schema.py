@@ -50,6 +50,22 @@ def test_schema_documents_the_status_codes(schema):
     assert {"200", "400", "403", "404", "410"} <= set(answer)
 
 
+def test_schema_documents_the_429_of_every_route_with_a_budget_and_only_those(schema):
+    limited = {
+        path: operation["responses"].get("429")
+        for path, item in schema["paths"].items()
+        for operation in item.values()
+        if isinstance(operation, dict) and "responses" in operation
+    }
+    for path in [*FIVE_PATHS, "/api/exam/timer/attempts/{exam_id}/"]:
+        assert limited[path]["headers"]["Retry-After"], path
+        assert limited[path]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/RateLimited"}
+    assert any(path.startswith("/api/exam/proctor/") and response for path, response in limited.items())
+    assert "RateLimited" not in str(limited["/api/token/"])  # the login throttle's own 429, left as it was
+    body = schema["components"]["schemas"]["RateLimited"]
+    assert body["properties"]["code"]["enum"] == ["rate_limited"] and "retry_after" in body["required"]
+
+
 def test_schema_path_ids_are_integers(schema):
     for path, method in FIVE_PATHS.items():
         for parameter in schema["paths"][path][method].get("parameters", []):

@@ -8,7 +8,7 @@ import pytest
 from channels.db import database_sync_to_async
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from realtime.auth import token_from_scope
+from realtime.auth import TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_MISSING, token_from_scope, token_problem
 from tests.factories import access_token_for, make_user
 from tests.wsclient import (
     async_test,
@@ -137,3 +137,25 @@ async def test_auth_frame_with_an_unusable_token_closes_4401(attempt, student, k
 )
 def test_token_from_scope_reads_the_query_string_then_the_header(query, headers, expected):
     assert token_from_scope({"query_string": query, "headers": headers}) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("none", TOKEN_MISSING),
+        ("expired", TOKEN_EXPIRED),
+        ("tampered", TOKEN_INVALID),
+        ("garbage", TOKEN_INVALID),
+        ("refresh token", TOKEN_INVALID),
+    ],
+)
+def test_token_problem_tells_an_expired_token_of_ours_from_a_forged_one(student, kind, expected):
+    """Only a forged or malformed token counts against the address (SOCKET_REFUSAL_RATE); an expired one does not."""
+    token = {
+        "none": lambda: None,
+        "expired": lambda: expired_token(student),
+        "tampered": lambda: _tampered(access_token_for(student)),
+        "garbage": lambda: "not.a.jwt",
+        "refresh token": lambda: _refresh_token(student),
+    }[kind]()
+    assert token_problem(token) == expected

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from django.conf import settings
 from django.urls import Resolver404, resolve
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -26,11 +27,10 @@ from examsite.arrival import read_body
 from examsite.concurrency import USER_KEY, UserShares
 
 CODE = "rate_limited"
-# One user's refusals leave a process one at a time, this far apart: a 429 costs the event loop so
-# little that a client with 50 requests in flight got ~1,000 a second and took the loop from everybody
-# (five students' p99 81 -> 986 ms). Paced, it gets 20 a second and waits, at the cost of a coroutine
-# per request; the page never sees it, as it waits out Retry-After before it asks again.
-REFUSAL_SPACING_SECONDS = 0.05
+# One user's refusals leave a process one at a time, `settings.RATE_LIMIT_REFUSAL_SPACING_MS` apart: a
+# 429 costs the event loop so little that a client with 50 requests in flight got ~1,000 a second and
+# took the loop from everybody (five students' p99 81 -> 986 ms). Paced, it waits, at the cost of a
+# coroutine per request; the page never sees it, as it waits out Retry-After before it asks again.
 STAFF_PATH = "/api/exam/proctor/"
 # The budget (settings.RATE_LIMITS) of each student route, by URL name.
 SCOPES = {
@@ -131,6 +131,6 @@ class RateLimit:
         if not verdict.allowed:
             async with self._refusing.held(user):
                 await send_refusal(send, verdict.retry_after)
-                await asyncio.sleep(REFUSAL_SPACING_SECONDS)
+                await asyncio.sleep(settings.RATE_LIMIT_REFUSAL_SPACING_MS / 1000)
             return
         return await self.app({**scope, USER_KEY: user}, receive, send)

@@ -25,7 +25,7 @@ from bench.stats import summary
 BARE_PATH = "/login/"  # a template, no database: what the process serves with no start's work
 
 
-def _production_env(bench: Bench) -> dict[str, str]:
+def production_env(bench: Bench) -> dict[str, str]:
     static_root = bench.work_dir / "static"
     env = {
         "DEBUG": "0",
@@ -98,7 +98,7 @@ def throughput(
     """Ours (and `before`, another checkout, in the same run), each on a fresh process; then the burst on ours,
     on one process and on two."""
     bench.log(f"throughput: {concurrency} closed-loop clients, {seconds:.0f} s bare then starts; then {burst} starts")
-    env = _production_env(bench)
+    env = production_env(bench)
     users = seed.users(int(max_rate * seconds))  # one new student per start: each is a new attempt
     designs = {}
     for label, cwd in [("ours", None)] + ([(f"before ({revision_of(before)})", before)] if before else []):

@@ -386,6 +386,61 @@ def _recovery(r: dict) -> list[str]:
     return lines
 
 
+def _statuses(abuser: dict) -> str:
+    counts = abuser["statuses"]
+    others = sum(n for status, n in counts.items() if status not in ("200", "429"))
+    return (
+        f"{counts.get('200', 0):,} answers 200, {counts.get('429', 0):,} answers 429"
+        + (f", {others:,} other" if others else "")
+        + f" in {abuser['seconds']:.0f} s"
+    )
+
+
+def _fairshare(r: dict) -> list[str]:
+    header = (
+        "daphne",
+        "abuser on",
+        "abuser's answers",
+        "students alone p50 / p99 (ms)",
+        "beside the abuser p50 / p99 (ms)",
+        "p99 ratio",
+        "students refused / errors",
+        "daphne CPU beside",
+    )
+    rows = []
+    for label, d in r["designs"].items():
+        alone = d["alone"]
+        if d.get("env"):
+            label = f"{label} ({', '.join(f'`{k}={v}`' for k, v in d['env'].items())})"
+        for route, shown in (("remaining", "`remaining`"), ("answer", "`submit-answer`")):
+            beside = d[route]
+            rows.append(
+                (
+                    label,
+                    shown,
+                    _statuses(beside["abuser"]),
+                    f"{ms(alone['latency']['p50'])} / {ms(alone['latency']['p99'])}",
+                    f"{ms(beside['latency']['p50'])} / {ms(beside['latency']['p99'])}",
+                    "-" if beside["ratio"] is None else f"{beside['ratio']:.2f}x",
+                    f"{beside['refused'] + alone['refused']} / {beside['errors'] + alone['errors']}",
+                    cpu(beside, "daphne"),
+                )
+            )
+    return section(
+        f"### 10. Fair share: {r['victims']} students beside one token with {r['in_flight']} requests in flight, "
+        "one production-mode daphne (DEBUG=0)",
+        header,
+        rows,
+        f"Each student polls `remaining` every {r['poll_interval']:g} s and saves an answer every "
+        f"{r['answer_interval']:g} s, for {r['seconds']:.0f} s alone, then {r['seconds']:.0f} s beside an abuser "
+        "(its own process: one token, keep-alive connections each sending again as soon as it is answered) on "
+        f"each route in turn; {r.get('rounds', 1)} rounds, every design's windows one after the other in each, the "
+        "samples of a kind pooled over the rounds; the students' latencies are over all their requests (both kinds). "
+        "Ratio: p99 beside over p99 alone of the same process in this run. Each design on a fresh process (all "
+        "started at once, 2 s of the students first to warm it); budgets spent nowhere at each window's start.",
+    )
+
+
 # The phases' sections in order: the key of `run` each one renders.
 SECTIONS = (
     ("ticks", _ticks),
@@ -397,6 +452,7 @@ SECTIONS = (
     ("connects", _connects),
     ("throughput", _throughput),
     ("recovery", _recovery),
+    ("fairshare", _fairshare),
 )
 
 

@@ -75,6 +75,7 @@ def targets(run: dict) -> list[str]:
                 )
             )
     rows += _recovery_rows(run.get("recovery") or {})
+    rows += _fairshare_rows(run.get("fairshare") or {})
     if not rows:
         return []
     return section("### Targets", ("target", "this run", ""), rows)
@@ -145,6 +146,33 @@ def _recovery_rows(r: dict) -> list[tuple]:
                 f"daphne SIGKILL with {dk['sockets']:,} sockets: all reconnected and ticking within 10 s of restart",
                 f"last {ms(worst)} ms after the new daphne accepted ({dk['ticking']['never']} never)",
                 verdict(worst is not None and worst <= 10 and not dk["ticking"]["never"]),
+            )
+        )
+    return rows
+
+
+def _fairshare_rows(r: dict) -> list[tuple]:
+    """Issue 15: beside one token with 50 in flight, five students' p99 within 2x of their p99 alone, never refused."""
+    ours = (r.get("designs") or {}).get("ours")
+    if not ours:
+        return []
+    rows = []
+    for route, shown in (("remaining", "`remaining`"), ("answer", "`submit-answer`")):
+        beside, alone = ours[route], ours["alone"]
+        refused = beside["refused"] + alone["refused"] + beside["errors"] + alone["errors"]
+        rows.append(
+            (
+                f"{r['in_flight']} requests of one token in flight on {shown}: {r['victims']} students' p99 within "
+                f"{r['target_ratio']:g}x of their p99 alone, none refused; the abuser gets 429s",
+                f"p99 {ms(alone['latency']['p99'])} → {ms(beside['latency']['p99'])} ms "
+                f"({beside['ratio'] or 0:.2f}x), {refused} refused or failed; abuser "
+                f"{beside['abuser']['statuses'].get('429', 0):,} answers 429",
+                verdict(
+                    beside["ratio"] is not None
+                    and beside["ratio"] <= r["target_ratio"]
+                    and not refused
+                    and beside["abuser"]["statuses"].get("429", 0) > 0
+                ),
             )
         )
     return rows

@@ -41,7 +41,7 @@ def test_a_fourth_tab_says_why_it_has_no_live_clock_waits_and_comes_back_when_a_
     extra.wait_for_timeout(5000)  # five seconds of the page's own life: no reconnect in a loop
     assert len(connects) == 1, connects
     assert float(extra.locator("#clock").get_attribute("data-remaining")) < clock_before  # the clock counts on
-    pages.screenshot(extra, "too-many-tabs")
+    pages.screenshot(extra, "too-many-tabs", doc="exam-too-many-tabs")
 
     tabs[0].context.close()
     expect(line).to_have_attribute("data-state", "live", timeout=(LATER_MAX_SECONDS + 5) * 1000)

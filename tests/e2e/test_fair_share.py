@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import subprocess
 import sys
 import time
@@ -72,6 +73,13 @@ def _counter_exists(scope: str, user_id) -> bool:
         client.close()
 
 
+def _most_let_through(scope: str) -> int:
+    """What a bucket lets one user through over the abuser's run: a bucketful at once, then its steady rate."""
+    budget = rate_limits.budget_of(scope)
+    # +1: a request sent just before the abuser stops may reach Redis just after its last interval began.
+    return budget.requests + math.ceil(budget.requests / budget.seconds * (PHASE_SECONDS + 4)) + 1
+
+
 def _scenario(cluster, exam, *, method: str, path_of, body_of, scope: str):
     (web,) = cluster.start_webs(1)
     students = [make_user() for _ in range(VICTIMS + 1)]
@@ -117,7 +125,7 @@ def test_fifty_in_flight_on_remaining_get_429s_and_five_students_are_never_refus
         scope="remaining",
     )
     assert abused.get("429", 0) > 0
-    assert abused.get("200", 0) <= 2 * 40  # at most two windows of the default 40/10s in ~10 s
+    assert abused.get("200", 0) <= _most_let_through("remaining")
     assert {status for status, _ in alone + beside} == {200}
 
 
@@ -132,7 +140,7 @@ def test_fifty_in_flight_on_submit_answer_get_429s_and_five_students_are_never_r
         scope="answer",
     )
     assert abused.get("429", 0) > 0
-    assert abused.get("200", 0) <= 2 * 60  # at most two windows of the default 60/10s in ~10 s
+    assert abused.get("200", 0) <= _most_let_through("answer")
     assert {status for status, _ in alone + beside} == {200}
 
 

@@ -45,7 +45,8 @@
   let opened = 0; // sockets opened so far: from the second on, a reconnect
   let exact = false; // the clock has had a server value in ms (a tick, a poll), not only the start reply's seconds
   let reconnectIn = null; // seconds until the socket's next try, as the connection line says
-  let tooMany = false; // the last socket was refused for too many connections (4429)
+  let tooMany = null; // the last socket was refused with 4429: its `refused` frame (reason, message), else null
+  let refused = null; // the `refused` frame of the socket now closing, if it sent one
 
   /**
    * What the server said is left: `remaining_ms` (exact when it read the timer), or whole
@@ -67,7 +68,8 @@
     socket = new window.LiveSocket("/ws/attempts/" + E.page.attemptId + "/", {
       onOpen() {
         reachable(); // a reconnect: the server is there again
-        tooMany = false;
+        tooMany = null;
+        refused = null;
         opened += 1;
         if (opened > 1) catchUp();
       },
@@ -102,6 +104,8 @@
     } else if (frame.type === "completed") {
       if (frame.message === window.PROTOCOL.messages.ended_by_proctor) E.page.endedByProctor = true;
       E.endExam("submitted", "a completed frame");
+    } else if (frame.type === "refused") {
+      refused = frame; // the 4429 that follows says why with it
     } else if (frame.type === "error") {
       console.warn("socket error frame:", frame.message);
     }
@@ -120,7 +124,9 @@
         E.view.showError("This exam attempt no longer exists.");
         return "stop";
       case CLOSE.TOO_MANY:
-        tooMany = true; // said on the connection line (showPolling); the clock goes on from polls
+        // Said on the connection line (showPolling); the clock goes on from polls.
+        tooMany = refused || { reason: "too_many_sockets" };
+        refused = null;
         return "later";
       default:
         return "reconnect"; // NORMAL without an end frame, 1006, a server restart: come back
@@ -147,11 +153,18 @@
   function showPolling(heldMs) {
     if (polling === null || E.isOver() || E.state() === "ending") return;
     const reconnect = reconnectIn === null ? "" : " Reconnecting in " + reconnectIn + " s.";
-    if (tooMany) {
+    if (tooMany && tooMany.reason === "too_many_sockets") {
       show(
         "polling",
         "This exam is open in too many tabs or windows, so this one has no live clock. Close the ones you do not" +
           " need. The clock keeps counting; checking the time about every 10 s." + reconnect,
+      );
+    } else if (tooMany) {
+      // Another 4429 (the address throttle: too_many_refusals): closing tabs would not help, so say the server's words.
+      show(
+        "polling",
+        "Live clock unavailable: " + (tooMany.message || "the server refused the connection for now.") +
+          " The clock keeps counting; checking the time about every 10 s." + reconnect,
       );
     } else if (heldMs > 0) {
       const wait = Pace.seconds(heldMs);

@@ -1,0 +1,47 @@
+"""A process's socket caps written again in slices (`realtime.held_caps`): every cap repaired within a round.
+
+Real Redis (the test's own key prefix); the slice is made small so that a handful of caps take several rewrites.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from attempts import socket_caps, timer
+from realtime import held_caps
+
+PROCESS = "held-caps-test-process"
+
+
+@pytest.fixture
+def small_slices(monkeypatch):
+    monkeypatch.setattr(held_caps, "REWRITE_SLICE", 2)
+
+
+def test_every_cap_is_repaired_within_one_round_of_slices_and_a_stale_one_cleared(small_slices):
+    caps = [[(socket_caps._key("attempt", n), 10)] for n in range(5)]
+    stale = socket_caps._key("attempt", 99)
+
+    async def scenario():
+        held = held_caps.HeldCaps(PROCESS)
+        for cap in caps:
+            assert await held.admit(cap)
+        await held.rewrite()  # a first round lists every cap in the process's set
+        await held.rewrite()
+        await held.rewrite()
+        client = timer.client()
+        for cap in caps:  # what a failover or a lost reply leaves: every entry wrong
+            client.hset(cap[0][0], PROCESS, 7)
+        client.hset(stale, PROCESS, 3)  # a cap it holds nowhere, listed as if it did
+        client.sadd(socket_caps._key("proc", PROCESS), stale)
+        rounds = []
+        for _ in range(3):  # 5 caps + the stale one, 2 per slice: one round
+            await held.rewrite()
+            rounds.append([client.hget(cap[0][0], PROCESS) for cap in caps] + [client.hget(stale, PROCESS)])
+        return rounds
+
+    rounds = asyncio.run(scenario())
+    assert rounds[0] != ["1"] * 5 + [None]  # one slice does not repair all of them
+    assert rounds[-1] == ["1"] * 5 + [None]
