@@ -204,20 +204,21 @@ def announcements_of(exam_id: int) -> list[dict]:
 
 @dataclass(frozen=True)
 class SinceMoment:
-    """What an attempt's sockets were told since a moment: announcements of its exam, choices saved."""
+    """What attempts' sockets were told since a moment: announcements per exam, choices saved per attempt."""
 
-    announcements: list[Announcement]
-    answers: list[tuple[int, str]]  # (question id, selected option), as stored now
+    announcements: dict[int, list[Announcement]]  # exam id -> its announcements, oldest first
+    answers: dict[int, list[tuple[int, str]]]  # attempt id -> (question id, selected option), as stored now
 
 
-def published_since(*, attempt_id: int, exam_id: int, since: datetime) -> SinceMoment:
-    """What was announced to an attempt's sockets at or after `since` (a lost channel-layer group's catch-up)."""
-    announcements = list(
-        Announcement.objects.filter(exam_id=exam_id, created_at__gte=since).order_by("created_at", "pk")
-    )
-    answers = list(
-        Answer.objects.filter(attempt_id=attempt_id, saved_at__gte=since)
-        .order_by("saved_at", "pk")
-        .values_list("question_id", "selected_option")
-    )
+def published_since(*, attempts: dict[int, int], since: datetime) -> SinceMoment:
+    """What was announced to these attempts' sockets (attempt id -> exam id) at or after `since` (a lost
+    channel-layer group's catch-up): two queries, whatever the number of attempts."""
+    announcements: dict[int, list[Announcement]] = {}
+    rows = Announcement.objects.filter(exam_id__in=set(attempts.values()), created_at__gte=since)
+    for row in rows.order_by("created_at", "pk"):
+        announcements.setdefault(row.exam_id, []).append(row)
+    answers: dict[int, list[tuple[int, str]]] = {}
+    saved = Answer.objects.filter(attempt_id__in=list(attempts), saved_at__gte=since).order_by("saved_at", "pk")
+    for attempt_id, question_id, option in saved.values_list("attempt_id", "question_id", "selected_option"):
+        answers.setdefault(attempt_id, []).append((question_id, option))
     return SinceMoment(announcements=announcements, answers=answers)

@@ -60,22 +60,27 @@ def _end_of(*, attempt_id: int, status: str) -> dict:
 CATCH_UP_MARGIN_SECONDS = 1.0
 
 
-def _missed(*, attempt_id: int, exam_id: int, since: float) -> list[dict]:
-    """The frames an attempt's sockets were sent from `since` on (Unix time), again: the page keeps one
-    banner per announcement id, and a choice's frame says what is stored now."""
+def _missed(*, attempts: dict[int, int], since: float) -> dict[int, list[dict]]:
+    """Per attempt (id -> its exam's id), the frames its sockets were sent from `since` on (Unix time), again:
+    the page keeps one banner per announcement id, and a choice's frame says what is stored now. Two queries
+    for all of them."""
     moment = datetime.fromtimestamp(since - CATCH_UP_MARGIN_SECONDS, UTC)
-    published = selectors.published_since(attempt_id=attempt_id, exam_id=exam_id, since=moment)
-    announcements = [
-        frames.announcement_frame(
-            exam_id=row.exam_id, announcement_id=row.pk, message=row.message, created_ms=frames.unix_ms(row.created_at)
-        )
-        for row in published.announcements
-    ]
-    answers = [
-        frames.attempt_answer_saved_frame(attempt_id=attempt_id, question_id=question_id, selected_option=option)
-        for question_id, option in published.answers
-    ]
-    return announcements + answers
+    published = selectors.published_since(attempts=attempts, since=moment)
+    missed: dict[int, list[dict]] = {}
+    for attempt_id, exam_id in attempts.items():
+        missed[attempt_id] = [
+            frames.announcement_frame(
+                exam_id=row.exam_id,
+                announcement_id=row.pk,
+                message=row.message,
+                created_ms=frames.unix_ms(row.created_at),
+            )
+            for row in published.announcements.get(exam_id, [])
+        ] + [
+            frames.attempt_answer_saved_frame(attempt_id=attempt_id, question_id=question_id, selected_option=option)
+            for question_id, option in published.answers.get(attempt_id, [])
+        ]
+    return missed
 
 
 def _snapshot(*, exam_id: int) -> dict:
@@ -136,13 +141,22 @@ class AttemptConsumer(JWTSocketConsumer):
         self.presence.opened(self.attempt_id, self)
 
     async def on_rejoined(self, since: float) -> None:
-        # Announcements and saved choices published while the layer's Redis had lost this group never
-        # came: sent again from the database. An end comes back through the ticker (the timer of an
-        # ended attempt is gone), a time change with the next tick.
-        if self.is_closed or self.exam_id is None:
+        await self.on_rejoined_many([self], since)
+
+    @staticmethod
+    async def on_rejoined_many(sockets: list[AttemptConsumer], since: float) -> None:
+        """Announcements and saved choices published while the layer's Redis had lost these sockets' groups
+        never came: sent again from the database, read once for all of them. An end comes back through the
+        ticker (the timer of an ended attempt is gone), a time change with the next tick."""
+        live = [socket for socket in sockets if not socket.is_closed and socket.exam_id is not None]
+        if not live:
             return
-        for frame in await socket_db(_missed)(attempt_id=self.attempt_id, exam_id=self.exam_id, since=since):
-            await self.send_frame(frame)
+        missed = await socket_db(_missed)(attempts={s.attempt_id: s.exam_id for s in live}, since=since)
+        for socket in live:
+            for frame in missed.get(socket.attempt_id, []):
+                if socket.is_closed:
+                    break
+                await socket.send_frame(frame)
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""
