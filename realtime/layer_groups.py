@@ -243,7 +243,7 @@ class LayerGroups:
                         pipe.zadd(key, {member.channel_name: time.time()})
                         pipe.expire(key, self.layer.group_expiry)
                     await pipe.execute()
-            except LAYER_ERRORS as exc:
+            except redis.RedisError as exc:  # an outage, or a replica not promoted yet (READONLY): tried again
                 failures.append(exc)
                 continue
             # Left while the pipeline was in flight, maybe before it: take them out again.
