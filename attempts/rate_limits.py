@@ -164,10 +164,20 @@ def _refusals_key(address: str) -> str:
     return f"{prefix}:rate:ws_refused:{hashlib.sha256(address.encode()).hexdigest()}"
 
 
+# An address found under its budget is not asked about again for this long by this process (every connect
+# asked Redis: a round trip per connect, and a hall behind one NAT is one address). A refusal recorded here
+# forgets it at once; one recorded by another process counts here at most this late.
+CLEAR_FOR_SECONDS = 1.0
+CLEAR_ADDRESSES_KEPT = 10_000
+_clear_until: dict[str, float] = {}
+
+
 async def arefusals_wait(address: str) -> int:
     """Seconds until `address` may connect sockets again after too many refusals; 0 when it may now."""
     budget = parse(settings.SOCKET_REFUSAL_RATE)
     if budget is None:
+        return 0
+    if _clear_until.get(address, 0.0) > time.monotonic():
         return 0
     try:
         with_ttl = await _client().eval(_PEEK, 1, _refusals_key(address))
@@ -175,12 +185,18 @@ async def arefusals_wait(address: str) -> int:
         _log_outage(exc)
         return 0
     count, ms_left = int(with_ttl[0]), int(with_ttl[1])
-    return max(1, math.ceil(ms_left / 1000)) if count >= budget.requests else 0
+    if count >= budget.requests:
+        return max(1, math.ceil(ms_left / 1000))
+    if len(_clear_until) >= CLEAR_ADDRESSES_KEPT:
+        _clear_until.clear()
+    _clear_until[address] = time.monotonic() + CLEAR_FOR_SECONDS
+    return 0
 
 
 async def arecord_refusal(address: str) -> None:
     """Count one socket of `address` refused for its token or ids (4401, 4403, 4404)."""
     budget = parse(settings.SOCKET_REFUSAL_RATE)
+    _clear_until.pop(address, None)  # its next connect asks Redis again
     if budget is None:
         return
     try:
