@@ -26,14 +26,16 @@ from attempts import presence, timer
 # never released (killed) leaves nothing behind for good.
 KEY_TTL_MS = 24 * 3600 * 1000
 
-# KEYS[1] the presence registry's procs, KEYS[2..] the caps. ARGV: this process's id, dead-after
-# ms, key TTL ms, then each cap's limit. Answers 0 and counts the socket under every cap, or the
-# position (1, 2…) of the first cap that is full and counts nothing.
+# KEYS[1] the presence registry's procs, KEYS[2..n-1] the caps, KEYS[n] this process's set of its caps.
+# ARGV: this process's id, dead-after ms, key TTL ms, then each cap's limit. Answers 0 and counts the
+# socket under every cap (and lists each cap in the set, so that a count this process never learnt of,
+# its admit cancelled after Redis ran it, is found and cleared by a rewrite), or the position (1, 2…)
+# of the first cap that is full and counts nothing.
 _ADMIT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local me, dead_after = ARGV[1], tonumber(ARGV[2])
-for i = 2, #KEYS do
+for i = 2, #KEYS - 1 do
   local entries = redis.call('HGETALL', KEYS[i])
   local total = 0
   for j = 1, #entries, 2 do
@@ -47,10 +49,12 @@ for i = 2, #KEYS do
   end
   if total >= tonumber(ARGV[i + 2]) then return i - 1 end
 end
-for i = 2, #KEYS do
+for i = 2, #KEYS - 1 do
   redis.call('HINCRBY', KEYS[i], me, 1)
   redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  redis.call('SADD', KEYS[#KEYS], KEYS[i])
 end
+redis.call('PEXPIRE', KEYS[#KEYS], ARGV[3])
 return 0
 """
 
@@ -110,9 +114,10 @@ async def aadmit(process_id: str, caps: list[tuple[str, int]]) -> bool:
     try:
         refused = await timer.async_client().eval(
             _ADMIT,
-            1 + len(caps),
+            2 + len(caps),
             presence.procs_key(),
             *(key for key, _ in caps),
+            _key("proc", process_id),
             process_id,
             round(presence.DEAD_AFTER_SECONDS * 1000),
             KEY_TTL_MS,

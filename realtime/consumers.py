@@ -6,6 +6,7 @@ it; then relay what the ticker and the channel layer bring.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from attempts import access, audit, clock, errors, selectors, socket_caps
@@ -17,6 +18,8 @@ from realtime.groups import attempt_group, proctor_group
 from realtime.presence import LocalPresence, get_presence
 from realtime.ticker import Ticker, get_ticker
 from realtime.time_warnings import thresholds_of
+
+logger = logging.getLogger(__name__)
 
 
 def _attempt_state(*, token, attempt_id: int) -> tuple[object, Attempt, int] | None:
@@ -153,10 +156,13 @@ class AttemptConsumer(JWTSocketConsumer):
             return
         missed = await socket_db(_missed)(attempts={s.attempt_id: s.exam_id for s in live}, since=since)
         for socket in live:
-            for frame in missed.get(socket.attempt_id, []):
-                if socket.is_closed:
-                    break
-                await socket.send_frame(frame)
+            try:
+                for frame in missed.get(socket.attempt_id, []):
+                    if socket.is_closed:
+                        break
+                    await socket.send_frame(frame)
+            except Exception as exc:  # one socket's failure is not the others'
+                logger.warning("catch-up of attempt %s's socket failed: %s", socket.attempt_id, exc)
 
     async def attempt_ended(self, message: dict) -> None:
         """Channel-layer `attempt.ended`: send its `timeout`/`completed` frame and close."""

@@ -43,7 +43,7 @@ class HeldCaps:
         self._rewritten = asyncio.Event()
         self._rewritten.set()
         self._releases: set[asyncio.Task] = set()
-        self._cursor = 0  # where the next slice of the sorted caps starts (0: a new round)
+        self._after: str | None = None  # the last cap written in this round (None: a new round starts)
         self.rewrites = 0  # rewrites that reached Redis (tests read it)
 
     def idle(self) -> bool:
@@ -105,11 +105,12 @@ class HeldCaps:
                 await self._drained.wait()
             # Nothing changes the counts while the rewrite holds admits and releases back (an admit in
             # flight would be listed in Redis and not held here yet: cleared as stale, it would be undone).
-            if self._cursor == 0:
+            if self._after is None:  # a new round
                 self._dropped |= await socket_caps.acaps_listed(self.process_id) - set(self._held)
-            keys = sorted(self._dropped | set(self._held))
-            chosen = keys[self._cursor : self._cursor + REWRITE_SLICE]
-            self._cursor = 0 if self._cursor + REWRITE_SLICE >= len(keys) else self._cursor + REWRITE_SLICE
+            # The next keys in order after the last one written (a position would skip keys that left the list).
+            after = self._after or ""
+            chosen = sorted(key for key in self._dropped | set(self._held) if key > after)[:REWRITE_SLICE]
+            self._after = chosen[-1] if len(chosen) == REWRITE_SLICE else None
             changed = await socket_caps.arewrite(self.process_id, {key: self._held.get(key, 0) for key in chosen})
             self._dropped -= set(chosen)
             return changed

@@ -129,7 +129,12 @@ class LayerGroups:
         try:
             while self._groups and not cancel_requested():
                 await asyncio.sleep(CHECK_SECONDS)
-                await self.check()
+                try:
+                    await self.check()
+                except Exception:  # the watch must outlive any one check: a dead watch leaves sockets deaf
+                    if cancel_requested():
+                        return
+                    logger.exception("channel layer groups check failed; checking again in %.2f s", CHECK_SECONDS)
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
@@ -249,8 +254,11 @@ class LayerGroups:
             # Left while the pipeline was in flight, maybe before it: take them out again.
             for member, group in shard_pairs:
                 if group not in self._groups.get(member, ()):
-                    async with _gate.semaphore():
-                        await self.layer.group_discard(group, member.channel_name)
+                    try:
+                        async with _gate.semaphore():
+                            await self.layer.group_discard(group, member.channel_name)
+                    except redis.RedisError as exc:  # a stray member of a group ages out with it
+                        failures.append(exc)
         return failures
 
     async def _tell_all(self, members: set[Member], since: float) -> None:

@@ -52,7 +52,7 @@ NEAR_DEADLINE_MS = 30_000
 
 
 async def _deadline_near(scope, body: bytes) -> bool:
-    """True when the attempt of this answer or submit ends within NEAR_DEADLINE_MS (or its timer cannot be read)."""
+    """True when the attempt of this answer or submit ends within NEAR_DEADLINE_MS (or Redis cannot be asked)."""
     attempt_id = holds.attempt_id_of(scope, body)
     if attempt_id is None:
         return False  # malformed: the view refuses it anyway, and refusing it here loses nothing
@@ -60,7 +60,8 @@ async def _deadline_near(scope, body: bytes) -> bool:
         left = (await timer.aremaining_many([attempt_id]))[attempt_id]
     except timer.TimerUnavailable:
         return True
-    return left is None or left.milliseconds <= NEAR_DEADLINE_MS
+    # No timer: ended (or not theirs, or made up): the view refuses it anyway, so the budget holds.
+    return left is not None and left.milliseconds <= NEAR_DEADLINE_MS
 
 
 def message(retry_after: int) -> str:
