@@ -29,7 +29,7 @@ import uuid
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import DatabaseError, InterfaceError, close_old_connections
+from django.db import DatabaseError, InterfaceError, close_old_connections, connection
 
 from attempts import presence
 from attempts.services.presence import Settled, settle
@@ -38,6 +38,8 @@ from realtime.cancelling import cancel_requested
 
 logger = logging.getLogger(__name__)
 
+# Longest a process's first socket waits for its first heartbeat before it is counted under the caps.
+FIRST_BEAT_WAIT_SECONDS = 1.0
 # Longest wait between two tries of a database that failed to settle.
 SETTLE_RETRY_SECONDS = 1.0
 # An attempt whose row another transaction held (an answer being saved) is tried again after this.
@@ -64,6 +66,7 @@ class LocalPresence:
         self.caps = held_caps.HeldCaps(self.process_id)
         self._rewriting_caps: asyncio.Task | None = None
         self.beats = 0  # heartbeats that reached Redis (tests read it)
+        self._beaten = asyncio.Event()  # set by the first heartbeat that reached Redis
         self.last_beat_ok = -math.inf  # time.monotonic() of the last heartbeat that reached Redis
 
     def opened(self, attempt_id: int, socket: object) -> None:
@@ -92,6 +95,16 @@ class LocalPresence:
     async def admit(self, caps: list[tuple[str, int]]) -> bool:
         """Count a socket of this process under `caps` (`realtime.held_caps`); False when one is full."""
         self._keep_running()  # whose rewrites repair the counts
+        if not self._beaten.is_set():
+            # Another process's admit counts this one's entries only while the registry lists it as alive:
+            # admitted before this process's first heartbeat (a fresh daphne's reconnect storm), they were
+            # taken for a dead process's and dropped, and one socket too many got in. Bounded: without Redis
+            # the admit goes ahead (and is counted by the rewrite later).
+            self._news_arrived.set()
+            try:
+                await asyncio.wait_for(self._beaten.wait(), FIRST_BEAT_WAIT_SECONDS)
+            except TimeoutError:
+                pass
         return await self.caps.admit(caps)
 
     def release(self, caps: list[tuple[str, int]]) -> None:
@@ -171,6 +184,7 @@ class LocalPresence:
                 logger.exception("presence heartbeat failed")
             return
         self.beats += 1
+        self._beaten.set()
         self.last_beat_ok = time.monotonic()
         try:
             # A dead peer's attempts are offline from its last beat: found here as well as by the
@@ -269,7 +283,16 @@ _settle_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence-
 def _settle(batch: set[int], gone_at: dict[int, int], seen_at: dict[int, int]) -> Settled:
     close_old_connections()
     try:
-        return settle(batch, gone_at=gone_at, seen_at=seen_at)
+        try:
+            return settle(batch, gone_at=gone_at, seen_at=seen_at)
+        except DatabaseError:
+            # The kept connection died under the settle (a MariaDB restart or KILL): once more on a new one.
+            # Settling again is harmless: it records what the registry says, under the row lock.
+            if connection.in_atomic_block or connection.connection is None or connection.is_usable():
+                raise
+            logger.info("presence settle's database connection lost; reconnecting once")
+            connection.close()
+            return settle(batch, gone_at=gone_at, seen_at=seen_at)
     finally:
         close_old_connections()
 

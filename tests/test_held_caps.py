@@ -11,6 +11,7 @@ import pytest
 
 from attempts import socket_caps, timer
 from realtime import held_caps
+from realtime.presence import LocalPresence
 
 PROCESS = "held-caps-test-process"
 
@@ -49,3 +50,21 @@ def test_every_cap_is_repaired_within_one_round_of_slices_and_a_stale_one_cleare
     assert listed == {cap[0][0] for cap in caps}
     assert rounds[0] != ["1"] * 5 + [None]  # one slice does not repair all of them
     assert rounds[-1] == ["1"] * 5 + [None]
+
+
+def test_a_fresh_process_first_socket_counts_for_the_others_before_its_heartbeat_would_have():
+    """Admitted before its process's first heartbeat, a socket's count was taken by the next process's admit for
+    a dead process's and dropped: one socket too many got in (a restarted daphne's reconnect storm)."""
+    cap = [(socket_caps._key("attempt", 7), 1)]
+
+    async def scenario():
+        first, second = LocalPresence(), LocalPresence()  # two server processes, neither has beaten yet
+        try:
+            return await first.admit(cap), await second.admit(cap)
+        finally:
+            for local in (first, second):
+                for task in (local._beating, local._settling, local._rewriting_caps):
+                    if task is not None:
+                        task.cancel()
+
+    assert asyncio.run(scenario()) == (True, False)
